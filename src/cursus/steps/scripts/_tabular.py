@@ -1,0 +1,353 @@
+"""Helpers shared by the step scripts: table I/O, the fitted feature transforms, model loading,
+metrics and calibration.
+
+This module travels with the scripts (SageMaker uploads the scripts folder as the source
+directory; Package copies it into model.tar.gz/code/), so it imports nothing from Cursus and
+imports heavy libraries only inside the functions that need them.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+TABLE_FILE = "data.parquet"
+PREPROCESSING_FILE = "preprocessing.json"
+MODEL_META_FILE = "model_meta.json"
+CALIBRATION_FILE = "calibration.json"
+
+
+class StepInputError(ValueError):
+    """Input a step cannot use; the message says which file or field and how to fix it."""
+
+
+# ---------------------------------------------------------------- environment and JSON
+
+
+def env_str(environ: dict[str, str], name: str, default: str | None = None) -> str | None:
+    value = environ.get(name)
+    return default if value is None or value == "" else value
+
+
+def env_int(environ: dict[str, str], name: str, default: int) -> int:
+    value = env_str(environ, name)
+    if value is None:
+        return default
+    try:
+        return int(value)
+    except ValueError:
+        raise StepInputError(f"environment variable {name}={value!r} is not an integer") from None
+
+
+def env_float(environ: dict[str, str], name: str, default: float) -> float:
+    value = env_str(environ, name)
+    if value is None:
+        return default
+    try:
+        return float(value)
+    except ValueError:
+        raise StepInputError(f"environment variable {name}={value!r} is not a number") from None
+
+
+def env_json(environ: dict[str, str], name: str, default: Any = None) -> Any:
+    value = env_str(environ, name)
+    if value is None:
+        return default
+    try:
+        return json.loads(value)
+    except json.JSONDecodeError:
+        raise StepInputError(f"environment variable {name} is not valid JSON: {value!r}") from None
+
+
+def load_json(path: str | Path) -> Any:
+    path = Path(path)
+    if not path.is_file():
+        raise StepInputError(f"expected file {path} is missing")
+    return json.loads(path.read_text())
+
+
+def save_json(obj: Any, path: str | Path) -> None:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(obj, indent=2, sort_keys=True, default=_json_default) + "\n")
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, np.integer):
+        return int(value)
+    if isinstance(value, np.floating):
+        return float(value)
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    raise TypeError(f"cannot serialise {type(value).__name__}")
+
+
+# ---------------------------------------------------------------- tables
+
+
+def read_table(directory: str | Path) -> pd.DataFrame:
+    """Read the one table in `directory` (data.parquet, or a single .parquet/.csv file)."""
+    directory = Path(directory)
+    if directory.is_file():
+        return _read_file(directory)
+    preferred = directory / TABLE_FILE
+    if preferred.is_file():
+        return pd.read_parquet(preferred)
+    files = sorted(p for p in directory.glob("*") if p.suffix in {".parquet", ".csv"})
+    if not files:
+        raise StepInputError(f"no data.parquet (or other table file) in {directory}")
+    return pd.concat([_read_file(p) for p in files], ignore_index=True)
+
+
+def _read_file(path: Path) -> pd.DataFrame:
+    return pd.read_parquet(path) if path.suffix == ".parquet" else pd.read_csv(path)
+
+
+def write_table(df: pd.DataFrame, directory: str | Path) -> Path:
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    path = directory / TABLE_FILE
+    df.to_parquet(path, index=False)
+    return path
+
+
+def split_dir(processed_dir: str | Path, job_type: str) -> Path:
+    """The split of a processed_data output to evaluate for `job_type`.
+
+    Training outputs hold train/, val/ and test/; other job types hold <job_type>/. Evaluating a
+    training output uses its test split.
+    """
+    processed_dir = Path(processed_dir)
+    for name in (job_type, "test"):
+        candidate = processed_dir / name
+        if candidate.is_dir():
+            return candidate
+    found = sorted(p.name for p in processed_dir.iterdir() if p.is_dir()) if processed_dir.is_dir() else []
+    if len(found) == 1:
+        return processed_dir / found[0]
+    raise StepInputError(
+        f"{processed_dir} has no '{job_type}/' or 'test/' split (found: {found or 'nothing'}); "
+        "feed this step the processed_data output of TabularPreprocessing"
+    )
+
+
+# ---------------------------------------------------------------- feature transforms
+
+
+def fit_preprocessing(
+    train: pd.DataFrame,
+    label_field: str,
+    id_field: str | None,
+    categorical_columns: list[str] | None,
+    label_mapping: dict[str, int],
+) -> dict[str, Any]:
+    """Fit median imputation and categorical encoding on the train split."""
+    excluded = {label_field} | ({id_field} if id_field else set())
+    features = [c for c in train.columns if c not in excluded]
+    if categorical_columns is None:
+        categorical_columns = [
+            c for c in features if not pd.api.types.is_numeric_dtype(train[c]) or pd.api.types.is_bool_dtype(train[c])
+        ]
+    unknown = sorted(set(categorical_columns) - set(features))
+    if unknown:
+        raise StepInputError(f"CATEGORICAL_COLUMNS names columns that are not features: {unknown}")
+    categories = {
+        c: sorted(train[c].dropna().astype(str).unique().tolist()) for c in categorical_columns
+    }
+    numeric = [c for c in features if c not in categories]
+    impute = {}
+    for c in numeric:
+        median = pd.to_numeric(train[c], errors="coerce").median()
+        impute[c] = 0.0 if pd.isna(median) else float(median)
+    stats = {
+        c: {
+            "min": _finite(pd.to_numeric(train[c], errors="coerce").min()),
+            "max": _finite(pd.to_numeric(train[c], errors="coerce").max()),
+        }
+        for c in numeric
+    }
+    return {
+        "fitted": True,
+        "label_field": label_field,
+        "id_field": id_field,
+        "label_mapping": label_mapping,
+        "features": features,
+        "numeric_impute": impute,
+        "numeric_stats": stats,
+        "categories": categories,
+    }
+
+
+def _finite(value: Any) -> float:
+    value = float(value)
+    return value if math.isfinite(value) else 0.0
+
+
+def apply_preprocessing(df: pd.DataFrame, artifacts: dict[str, Any]) -> np.ndarray:
+    """Turn raw feature columns into the float32 matrix the model was trained on."""
+    if not artifacts.get("fitted"):
+        raise StepInputError(
+            "preprocessing artifacts were not fitted (they come from a TabularPreprocessing step "
+            "whose job_type is not 'training'); bind the training preprocessing output instead"
+        )
+    features: list[str] = artifacts["features"]
+    missing = [c for c in features if c not in df.columns]
+    if missing:
+        raise StepInputError(f"input is missing feature columns {missing}")
+    columns = []
+    for c in features:
+        if c in artifacts["categories"]:
+            codes = {v: i for i, v in enumerate(artifacts["categories"][c])}
+            as_text = df[c].astype("string")
+            # unseen or missing categories map to -1, a value the model saw for neither
+            col = as_text.map(codes).astype("float64").fillna(-1.0).to_numpy()
+        else:
+            col = pd.to_numeric(df[c], errors="coerce").astype("float64")
+            col = col.fillna(artifacts["numeric_impute"][c]).to_numpy()
+        columns.append(col)
+    if not columns:
+        return np.zeros((len(df), 0), dtype=np.float32)
+    return np.column_stack(columns).astype(np.float32)
+
+
+def load_preprocessing(directory: str | Path) -> dict[str, Any]:
+    return load_json(Path(directory) / PREPROCESSING_FILE)
+
+
+# ---------------------------------------------------------------- models
+
+
+def build_torch_mlp(n_features: int, hidden_dims: list[int], dropout: float) -> Any:
+    """The tabular network PyTorchTraining trains and every loader rebuilds."""
+    import torch.nn as nn
+
+    layers: list[Any] = []
+    width = n_features
+    for hidden in hidden_dims:
+        layers += [nn.Linear(width, hidden), nn.ReLU(), nn.Dropout(dropout)]
+        width = hidden
+    layers.append(nn.Linear(width, 1))
+    return nn.Sequential(*layers)
+
+
+class LoadedModel:
+    """A trained model with its preprocessing: raw rows in, positive-class probabilities out."""
+
+    def __init__(self, model_dir: str | Path) -> None:
+        model_dir = Path(model_dir)
+        self.meta: dict[str, Any] = load_json(model_dir / MODEL_META_FILE)
+        self.preprocessing: dict[str, Any] = load_json(model_dir / PREPROCESSING_FILE)
+        self.framework: str = self.meta["framework"]
+        if self.framework == "xgboost":
+            import xgboost as xgb
+
+            booster = xgb.Booster()
+            booster.load_model(str(model_dir / self.meta["model_file"]))
+            booster.set_param({"nthread": 1})
+            self._booster = booster
+        elif self.framework == "pytorch":
+            import torch
+
+            net = build_torch_mlp(
+                len(self.preprocessing["features"]),
+                self.meta["hidden_dims"],
+                float(self.meta.get("dropout", 0.0)),
+            )
+            state = torch.load(model_dir / self.meta["model_file"], map_location="cpu", weights_only=True)
+            net.load_state_dict(state)
+            net.eval()
+            self._net = net
+            self._mean = np.asarray(self.meta["feature_mean"], dtype=np.float32)
+            self._scale = np.asarray(self.meta["feature_scale"], dtype=np.float32)
+        else:
+            raise StepInputError(f"{model_dir / MODEL_META_FILE}: unknown framework {self.framework!r}")
+
+    @property
+    def features(self) -> list[str]:
+        return list(self.preprocessing["features"])
+
+    def predict_matrix(self, X: np.ndarray) -> np.ndarray:
+        if self.framework == "xgboost":
+            import xgboost as xgb
+
+            best = self.meta.get("best_iteration")
+            kwargs = {"iteration_range": (0, int(best) + 1)} if best is not None else {}
+            return self._booster.predict(xgb.DMatrix(X, feature_names=None), **kwargs).astype(np.float64)
+        import torch
+
+        with torch.no_grad():
+            scaled = torch.from_numpy((X - self._mean) / self._scale)
+            logits = self._net(scaled).squeeze(-1)
+            return torch.sigmoid(logits).numpy().astype(np.float64)
+
+    def predict_proba(self, df: pd.DataFrame) -> np.ndarray:
+        return self.predict_matrix(apply_preprocessing(df, self.preprocessing))
+
+
+def load_model(model_dir: str | Path) -> LoadedModel:
+    return LoadedModel(model_dir)
+
+
+# ---------------------------------------------------------------- metrics and calibration
+
+
+def binary_metrics(y: np.ndarray, p: np.ndarray, threshold: float = 0.5) -> dict[str, float]:
+    from sklearn.metrics import (
+        accuracy_score,
+        average_precision_score,
+        f1_score,
+        log_loss,
+        roc_auc_score,
+    )
+
+    y = np.asarray(y).astype(int)
+    p = np.clip(np.asarray(p, dtype=np.float64), 1e-7, 1 - 1e-7)
+    predicted = (p >= threshold).astype(int)
+    both_classes = len(np.unique(y)) == 2
+    return {
+        "roc_auc": float(roc_auc_score(y, p)) if both_classes else float("nan"),
+        "pr_auc": float(average_precision_score(y, p)) if both_classes else float("nan"),
+        "log_loss": float(log_loss(y, p, labels=[0, 1])),
+        "accuracy": float(accuracy_score(y, predicted)),
+        "f1": float(f1_score(y, predicted, zero_division=0)),
+        "n_samples": int(len(y)),
+        "positive_rate": float(y.mean()) if len(y) else float("nan"),
+    }
+
+
+def expected_calibration_error(y: np.ndarray, p: np.ndarray, n_bins: int = 10) -> float:
+    """Weighted mean gap between predicted and observed positive rate over equal-width bins."""
+    y = np.asarray(y, dtype=np.float64)
+    p = np.asarray(p, dtype=np.float64)
+    if len(y) == 0:
+        return float("nan")
+    bins = np.minimum((p * n_bins).astype(int), n_bins - 1)
+    ece = 0.0
+    for b in range(n_bins):
+        mask = bins == b
+        if mask.any():
+            ece += mask.mean() * abs(p[mask].mean() - y[mask].mean())
+    return float(ece)
+
+
+def apply_calibration(p: np.ndarray, calibration: dict[str, Any]) -> np.ndarray:
+    """Map raw scores to calibrated probabilities with a calibration.json document."""
+    p = np.asarray(p, dtype=np.float64)
+    method = calibration["method"]
+    if method == "isotonic":
+        return np.interp(p, calibration["x"], calibration["y"])
+    if method == "sigmoid":
+        return 1.0 / (1.0 + np.exp(calibration["a"] * p + calibration["b"]))
+    if method == "percentile":
+        return np.interp(p, calibration["score_quantiles"], calibration["levels"])
+    raise StepInputError(f"calibration.json: unknown method {method!r}")
+
+
+def model_dir_from_env() -> Path:
+    return Path(os.environ.get("SM_MODEL_DIR", "/opt/ml/model"))
