@@ -1,0 +1,1 @@
+"""The user-facing API for describing pipelines."""

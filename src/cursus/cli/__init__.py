@@ -1,0 +1,1 @@
+"""The `cursus` command: parses arguments and calls the same functions the Python API offers."""

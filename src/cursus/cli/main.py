@@ -1,0 +1,236 @@
+"""`cursus` command line. Heavy libraries are imported inside the commands that need them, so
+`cursus --help` stays fast."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+from cursus.errors import CursusError, ValidationFailed
+
+
+class CursusGroup(click.Group):
+    """Turns a CursusError into a short message and exit code 2 instead of a traceback."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except ValidationFailed as exc:
+            click.echo(f"error: {len(exc.problems)} problem(s):", err=True)
+            for problem in exc.problems:
+                click.echo(f"  - {problem}", err=True)
+            ctx.exit(exc.exit_code)
+        except CursusError as exc:
+            click.echo(f"error: {exc}", err=True)
+            ctx.exit(exc.exit_code)
+
+
+@click.group(cls=CursusGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="cursus-ml-pipelines", prog_name="cursus")
+def cli() -> None:
+    """Cursus: a DAG of ML step names plus one JSON config becomes a validated, runnable pipeline.
+
+    DAG arguments take a .json file, a .py file defining create_dag(), or a bundled DAG name
+    (xgboost_e2e, xgboost_simple, pytorch_e2e).
+    """
+
+
+def _load(dag_ref: str, config: str | None = None) -> tuple[Any, Any]:
+    from cursus.api.loading import load_dag
+    from cursus.core.config_file import load_configs
+
+    dag = load_dag(dag_ref)
+    return dag, (load_configs(config) if config else None)
+
+
+def _write_or_print(text: str, output: str | None) -> None:
+    if output:
+        Path(output).parent.mkdir(parents=True, exist_ok=True)
+        Path(output).write_text(text)
+        click.echo(f"wrote {output}", err=True)
+    else:
+        click.echo(text, nl=False)
+
+
+CONFIG_OPTION = click.option(
+    "-c", "--config", "config", required=True, type=click.Path(dir_okay=False), help="config JSON"
+)
+
+
+@cli.command()
+@click.argument("dag_ref", metavar="DAG")
+@CONFIG_OPTION
+def validate(dag_ref: str, config: str) -> None:
+    """Check a DAG and config; report every problem at once."""
+    from cursus.core.compiler import PipelineDAGCompiler
+
+    dag, _ = _load(dag_ref)
+    report = PipelineDAGCompiler(config).validate_dag_compatibility(dag)
+    for warning in report.warnings:
+        click.echo(f"warning: {warning}", err=True)
+    report.raise_if_failed()
+    click.echo(f"ok: {len(dag)} nodes, {len(dag.edges)} edges, every input bound")
+
+
+@cli.command()
+@click.argument("dag_ref", metavar="DAG")
+@CONFIG_OPTION
+@click.option("--target", type=click.Choice(["plan"]), default="plan", show_default=True)
+@click.option(
+    "-o", "--output", type=click.Path(dir_okay=False), help="write here instead of stdout"
+)
+def compile(dag_ref: str, config: str, target: str, output: str | None) -> None:
+    """Compile a DAG and config to a Plan (JSON)."""
+    from cursus.core.compiler import PipelineDAGCompiler
+
+    dag, _ = _load(dag_ref)
+    plan = PipelineDAGCompiler(config).compile(dag, target=target)
+    for warning in plan.warnings:
+        click.echo(f"warning: {warning}", err=True)
+    _write_or_print(plan.to_json(), output)
+
+
+# ---------------------------------------------------------------- dag
+
+
+@cli.group()
+def dag() -> None:
+    """Look at a DAG."""
+
+
+@dag.command("show")
+@click.argument("dag_ref", metavar="DAG")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["tree", "mermaid", "json"]),
+    default="tree",
+    show_default=True,
+)
+def dag_show(dag_ref: str, fmt: str) -> None:
+    """Draw a DAG."""
+    from cursus.api.render import dag_mermaid, dag_tree
+
+    graph, _ = _load(dag_ref)
+    if fmt == "json":
+        click.echo(graph.to_json(), nl=False)
+    else:
+        click.echo(dag_tree(graph) if fmt == "tree" else dag_mermaid(graph))
+
+
+@dag.command("explain")
+@click.argument("dag_ref", metavar="DAG")
+@CONFIG_OPTION
+def dag_explain(dag_ref: str, config: str) -> None:
+    """Show how every input is bound, with its score and the evidence."""
+    from cursus.core.compiler import validate
+
+    graph, configs = _load(dag_ref, config)
+    report, bindings = validate(graph, configs, config)
+    for node in graph.topological_sort():
+        click.echo(node)
+        for b in bindings.get(node, []):
+            if b.uri:
+                click.echo(f"  {b.input} <- {b.uri}  (explicit)")
+            elif b.producer:
+                click.echo(
+                    f"  {b.input} <- {b.producer}.{b.output}  score {b.score:.2f}: {'; '.join(b.reasons)}"
+                )
+                for other in b.candidates[1:]:
+                    click.echo(
+                        f"      also considered {other.producer}.{other.output} score {other.score:.2f}"
+                    )
+            else:
+                click.echo(f"  {b.input}: not bound (optional)")
+    for warning in report.warnings:
+        click.echo(f"warning: {warning}", err=True)
+    report.raise_if_failed()
+
+
+# ---------------------------------------------------------------- steps
+
+
+@cli.group()
+def steps() -> None:
+    """The step types Cursus knows."""
+
+
+@steps.command("list")
+def steps_list() -> None:
+    """List step types."""
+    from cursus.steps.registry import step_types
+
+    for name, st in sorted(step_types().items()):
+        ins = ", ".join(i.name for i in st.spec.inputs) or "-"
+        outs = ", ".join(o.name for o in st.spec.outputs)
+        click.echo(f"{name:22} {st.spec.job_kind:11} in: {ins}  out: {outs}")
+
+
+@steps.command("show")
+@click.argument("step_type")
+def steps_show(step_type: str) -> None:
+    """Show a step type's spec and config fields."""
+    import yaml
+
+    from cursus.steps.registry import get_step_type
+    from cursus.steps.spec import spec_summary
+
+    st = get_step_type(step_type)
+    click.echo(yaml.safe_dump(spec_summary(st.spec), sort_keys=False), nl=False)
+    click.echo(f"config_fields ({st.config_class.__name__}):")
+    for name, info in st.config_class.model_fields.items():
+        default = info.get_default(call_default_factory=True)
+        default = default.model_dump() if hasattr(default, "model_dump") else default
+        click.echo(f"  {name} = {json.dumps(default)}")
+
+
+# ---------------------------------------------------------------- config
+
+
+@cli.group()
+def config() -> None:
+    """Config files."""
+
+
+@config.command("init")
+@click.argument("dag_ref", metavar="DAG")
+@click.option("-o", "--output", required=True, type=click.Path(dir_okay=False))
+@click.option(
+    "--set",
+    "sets",
+    multiple=True,
+    metavar="FIELD=VALUE",
+    help="a shared value, e.g. --set author=me",
+)
+@click.option("--force", is_flag=True, help="overwrite an existing file")
+def config_init(dag_ref: str, output: str, sets: tuple[str, ...], force: bool) -> None:
+    """Write a complete config, with defaults, for every node of a DAG."""
+    from cursus.core.config_file import default_configs, save_configs
+
+    if Path(output).exists() and not force:
+        raise CursusError(f"{output} exists; pass --force to overwrite it")
+    shared: dict[str, Any] = {}
+    for item in sets:
+        key, sep, value = item.partition("=")
+        if not sep:
+            raise CursusError(f"--set {item!r}: write FIELD=VALUE")
+        try:
+            shared[key] = json.loads(value)
+        except json.JSONDecodeError:
+            shared[key] = value
+    graph, _ = _load(dag_ref)
+    configs = default_configs(graph, **shared)
+    save_configs(configs, output)
+    click.echo(f"wrote {output}: {len(configs)} node configs")
+
+
+def main() -> None:
+    cli(prog_name="cursus")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""Config files, the resolver, the Plan and the compiler."""

@@ -1,0 +1,213 @@
+"""validate -> resolve -> Plan.
+
+`compile_plan` is the whole compiler; `PipelineDAGCompiler` is the object users hold, tied to one
+config file. Backends start from the Plan and never reach back here.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+from cursus.api.dag import PipelineDAG
+from cursus.core.config_file import Configs, check_configs_cover_dag, load_configs
+from cursus.core.plan import Plan, PlanStep
+from cursus.core.resolver import Binding, resolve
+from cursus.errors import ConfigError, CursusError, SpecError, ValidationFailed
+from cursus.steps.configs import BasePipelineConfig, config_field_value
+from cursus.steps.spec import EnvSource, StepSpec
+
+PIPELINE_FIELDS = (
+    "author",
+    "pipeline_name",
+    "pipeline_version",
+    "pipeline_description",
+    "region",
+    "role",
+    "bucket",
+)
+
+
+@dataclass
+class ValidationReport:
+    problems: list[CursusError] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+    def raise_if_failed(self) -> None:
+        if len(self.problems) == 1:
+            raise self.problems[0]
+        if self.problems:
+            raise ValidationFailed(self.problems)
+
+
+@cache
+def _file_sha256(path: Path, mtime_ns: int) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def script_digest(spec: StepSpec) -> str:
+    """Digest of the script and the shared `_*.py` modules beside it that it may import."""
+    path = spec.script_path
+    if not path.is_file():
+        raise SpecError(f"{spec.source_file}: script {path} is missing")
+    parts = [path, *sorted(path.parent.glob("_*.py"))]
+    joined = "".join(f"{p.name}:{_file_sha256(p, p.stat().st_mtime_ns)}\n" for p in parts)
+    return hashlib.sha256(joined.encode()).hexdigest()
+
+
+def _pipeline_metadata(configs: Configs, source: str) -> tuple[dict[str, Any], list[CursusError]]:
+    problems: list[CursusError] = []
+    meta: dict[str, Any] = {}
+    for name in PIPELINE_FIELDS:
+        values = {node: getattr(cfg, name) for node, cfg in configs.items()}
+        distinct = sorted({json.dumps(v) for v in values.values()})
+        if len(distinct) > 1:
+            nodes = ", ".join(f"{n}={v!r}" for n, v in values.items())
+            problems.append(
+                ConfigError(
+                    f"{source}: pipeline field '{name}' differs between nodes ({nodes}); set it once under \"shared\""
+                )
+            )
+        meta[name] = next(iter(values.values()), None)
+    return meta, problems
+
+
+def _env(spec: StepSpec, config: BasePipelineConfig) -> tuple[dict[str, str], dict[str, str]]:
+    env: dict[str, str] = {}
+    runtime: dict[str, str] = {}
+    for name, source in spec.contract.env.items():
+        if source.runtime is not None:
+            runtime[name] = source.runtime
+            continue
+        value = _config_value(source, config)
+        if value is not None:
+            env[name] = value if isinstance(value, str) else json.dumps(value, sort_keys=True)
+    return env, runtime
+
+
+def _config_value(source: EnvSource, config: BasePipelineConfig) -> Any:
+    assert source.config is not None
+    return config_field_value(config, source.config)
+
+
+def _plan_step(
+    node: str, spec: StepSpec, config: BasePipelineConfig, bindings: list[Binding], dag: PipelineDAG
+) -> PlanStep:
+    inputs: dict[str, dict[str, Any]] = {}
+    for b in bindings:
+        if b.uri is not None:
+            inputs[b.input] = {"uri": b.uri}
+        elif b.producer is not None:
+            inputs[b.input] = {
+                "from_step": b.producer,
+                "output": b.output,
+                "score": b.score,
+                "reasons": list(b.reasons),
+            }
+    env, runtime_env = _env(spec, config)
+    return PlanStep(
+        name=node,
+        step_type=spec.step_type,
+        job_type=config.job_type,
+        job_kind=spec.job_kind,
+        framework=spec.framework,
+        depends_on=dag.get_dependencies(node),
+        config={"class": type(config).__name__, **config.model_dump(mode="json")},
+        inputs=inputs,
+        outputs={
+            o.name: {"kind": o.kind, "container_path": spec.contract.outputs[o.name]}
+            for o in spec.outputs
+        },
+        script={"entry_point": spec.contract.entry_point, "sha256": script_digest(spec)},
+        spec_digest=spec.digest,
+        env=env,
+        runtime_env=runtime_env,
+        job_args={
+            k: _config_value(v, config) for k, v in spec.contract.job_args.items() if v.config
+        },
+    )
+
+
+def validate(
+    dag: PipelineDAG, configs: Configs, source: str = "<config>"
+) -> tuple[ValidationReport, dict[str, list[Binding]]]:
+    """Find every problem at once: node names, configs, pipeline metadata, bindings."""
+    report = ValidationReport()
+    report.problems += check_configs_cover_dag(configs, dag, source)
+    in_dag = {n: c for n, c in configs.items() if n in dag}
+    extra = sorted(set(configs) - set(dag.nodes))
+    if extra:
+        report.warnings.append(
+            f"{source}: configs for nodes not in the DAG are ignored: {', '.join(extra)}"
+        )
+    _, meta_problems = _pipeline_metadata(in_dag, source)
+    report.problems += meta_problems
+    if report.problems:
+        return report, {}
+    bindings, problems, warnings = resolve(dag, in_dag)
+    report.problems += problems
+    report.warnings += warnings
+    return report, bindings
+
+
+def compile_plan(dag: PipelineDAG, configs: Configs, source: str = "<config>") -> Plan:
+    report, bindings = validate(dag, configs, source)
+    report.raise_if_failed()
+    from cursus.core.resolver import node_specs
+
+    specs, _ = node_specs(dag)
+    meta, _ = _pipeline_metadata({n: configs[n] for n in dag.nodes}, source)
+    steps = [_plan_step(n, specs[n], configs[n], bindings[n], dag) for n in dag.topological_sort()]
+    return Plan(pipeline=meta, dag=dag.to_dict()["dag"], steps=steps, warnings=report.warnings)
+
+
+class PipelineDAGCompiler:
+    """Compiles DAGs against one config file."""
+
+    def __init__(
+        self,
+        config_path: str | Path,
+        sagemaker_session: Any = None,
+        role: str | None = None,
+        **kwargs: Any,
+    ) -> None:
+        self.config_path = Path(config_path)
+        self.sagemaker_session = sagemaker_session
+        self.role = role
+        self.options = kwargs
+
+    def load_configs(self, dag: PipelineDAG | None = None) -> Configs:
+        return load_configs(self.config_path, dag)
+
+    def validate_dag_compatibility(self, dag: PipelineDAG) -> ValidationReport:
+        try:
+            configs = self.load_configs()
+        except ValidationFailed as exc:
+            return ValidationReport(problems=list(exc.problems))
+        except CursusError as exc:
+            return ValidationReport(problems=[exc])
+        report, _ = validate(dag, configs, str(self.config_path))
+        return report
+
+    def compile_to_plan(self, dag: PipelineDAG) -> Plan:
+        configs = self.load_configs(dag)
+        return compile_plan(dag, configs, str(self.config_path))
+
+    def compile(self, dag: PipelineDAG, target: str = "plan") -> Any:
+        if target == "plan":
+            return self.compile_to_plan(dag)
+        raise ConfigError(f"unknown compile target '{target}'; available: plan")
+
+
+def compile_dag_to_pipeline(dag: PipelineDAG, config_path: str | Path, **kwargs: Any) -> Any:
+    """Compile `dag` with the configs in `config_path`; see PipelineDAGCompiler.compile."""
+    target = kwargs.pop("target", "plan")
+    return PipelineDAGCompiler(config_path, **kwargs).compile(dag, target=target)

@@ -1,0 +1,108 @@
+"""The Plan: the compiler's backend-neutral output, a JSON document a person can read and diff."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from cursus.errors import PlanError
+
+PLAN_FORMAT = 1
+
+
+@dataclass
+class PlanStep:
+    name: str
+    step_type: str
+    job_type: str | None
+    job_kind: str
+    framework: str
+    depends_on: list[str]
+    config: dict[str, Any]
+    inputs: dict[str, dict[str, Any]]
+    outputs: dict[str, dict[str, Any]]
+    script: dict[str, str]
+    spec_digest: str
+    env: dict[str, str] = field(default_factory=dict)
+    runtime_env: dict[str, str] = field(default_factory=dict)
+    job_args: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class Plan:
+    pipeline: dict[str, Any]
+    dag: dict[str, Any]
+    steps: list[PlanStep]
+    parameters: dict[str, Any] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
+    format: int = PLAN_FORMAT
+
+    def step(self, name: str) -> PlanStep:
+        for s in self.steps:
+            if s.name == name:
+                return s
+        raise PlanError(
+            f"the plan has no step '{name}'; its steps are: {', '.join(s.name for s in self.steps)}"
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), indent=2, sort_keys=True) + "\n"
+
+    @property
+    def digest(self) -> str:
+        return hashlib.sha256(self.to_json().encode()).hexdigest()
+
+    def save(self, path: str | Path) -> Path:
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(self.to_json())
+        return path
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any], source: str = "<plan>") -> Plan:
+        if not isinstance(data, dict) or data.get("format") != PLAN_FORMAT:
+            raise PlanError(
+                f"{source}: not a Cursus plan of format {PLAN_FORMAT}; recompile it with `cursus compile`"
+            )
+        try:
+            steps = [PlanStep(**s) for s in data["steps"]]
+            return cls(
+                pipeline=data["pipeline"],
+                dag=data["dag"],
+                steps=steps,
+                parameters=data.get("parameters", {}),
+                warnings=data.get("warnings", []),
+            )
+        except (KeyError, TypeError) as exc:
+            raise PlanError(
+                f"{source}: malformed plan ({exc}); recompile it with `cursus compile`"
+            ) from None
+
+    @classmethod
+    def load(cls, path: str | Path) -> Plan:
+        path = Path(path)
+        try:
+            data = json.loads(path.read_text())
+        except FileNotFoundError:
+            raise PlanError(f"{path}: no such plan file") from None
+        except json.JSONDecodeError as exc:
+            raise PlanError(f"{path}: not valid JSON ({exc.msg} at line {exc.lineno})") from None
+        return cls.from_dict(data, str(path))
+
+    def summary(self) -> str:
+        lines = [
+            f"{self.pipeline['pipeline_name']} {self.pipeline['pipeline_version']}: {len(self.steps)} steps"
+        ]
+        for s in self.steps:
+            feeds = ", ".join(
+                f"{k}<-{v['from_step']}.{v['output']}" if "from_step" in v else f"{k}<-{v['uri']}"
+                for k, v in s.inputs.items()
+            )
+            lines.append(f"  {s.name} [{s.job_kind}]" + (f"  {feeds}" if feeds else ""))
+        return "\n".join(lines)

@@ -1,0 +1,1 @@
+"""Step types: a declarative spec, a config class and a script for each."""

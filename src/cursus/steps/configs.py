@@ -1,0 +1,189 @@
+"""Config classes: one per step type, all sharing the pipeline metadata of the base config.
+
+A node's config is an instance of its step type's class; `cursus.core.config_file` reads and
+writes the one JSON file that holds the configs of every node.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+_PIPELINE_NAME = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9-]{0,80}[A-Za-z0-9])?$")
+_SEMVER = re.compile(r"^\d+\.\d+\.\d+(?:[-+][0-9A-Za-z.-]+)?$")
+
+
+class BasePipelineConfig(BaseModel):
+    """Fields every step has: pipeline metadata, where it runs, how it is retried and cached."""
+
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+    author: str = "cursus-user"
+    pipeline_name: str = "cursus-pipeline"
+    pipeline_version: str = "1.0.0"
+    pipeline_description: str = ""
+    region: str = "us-east-1"
+    role: str | None = Field(default=None, description="IAM role ARN SageMaker runs the steps as")
+    bucket: str | None = Field(default=None, description="S3 bucket for pipeline artifacts")
+    label_field: str = "label"
+    id_field: str | None = None
+    job_type: str | None = Field(
+        default=None, description="taken from the node name suffix when unset"
+    )
+    instance_type: str = "ml.m5.xlarge"
+    instance_count: int = Field(default=1, ge=1, le=100)
+    volume_size_gb: int = Field(default=30, ge=1, le=16384)
+    max_runtime_seconds: int = Field(default=86400, ge=60, le=432000)
+    retries: int = Field(default=0, ge=0, le=10, description="extra attempts after a failure")
+    retry_backoff_seconds: float = Field(default=1.0, ge=0, le=3600)
+    cache: bool = Field(
+        default=True, description="reuse outputs when nothing the step depends on changed"
+    )
+    input_bindings: dict[str, str] = Field(
+        default_factory=dict,
+        description="explicit input bindings: input name -> 'Node.output' or an external URI",
+    )
+
+    @field_validator("pipeline_name")
+    @classmethod
+    def _pipeline_name(cls, value: str) -> str:
+        if not _PIPELINE_NAME.match(value):
+            raise ValueError(
+                "use 1-82 letters, digits and hyphens, starting and ending with a letter or digit"
+            )
+        return value
+
+    @field_validator("pipeline_version")
+    @classmethod
+    def _semver(cls, value: str) -> str:
+        if not _SEMVER.match(value):
+            raise ValueError("use a semantic version such as 1.0.0")
+        return value
+
+    @field_validator("instance_type")
+    @classmethod
+    def _instance_type(cls, value: str) -> str:
+        if not re.match(r"^(ml\.[a-z0-9]+\.[a-z0-9]+|local)$", value):
+            raise ValueError("use a SageMaker instance type such as ml.m5.xlarge")
+        return value
+
+
+class DataLoadingConfig(BasePipelineConfig):
+    data_source: str = Field(
+        default="sklearn:breast_cancer",
+        description="path or s3:// URI (csv, parquet, jsonl), sklearn:<dataset>, or synthetic:classification?rows=N",
+    )
+    random_seed: int = 42
+
+
+class TabularPreprocessingConfig(BasePipelineConfig):
+    train_ratio: float = Field(default=0.7, gt=0, lt=1)
+    test_val_ratio: float = Field(default=0.5, gt=0, lt=1)
+    categorical_columns: list[str] | None = Field(
+        default=None, description="columns to encode as categories; detected from dtypes when unset"
+    )
+    random_seed: int = 42
+
+
+class XGBoostHyperparameters(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    num_round: int = Field(default=200, ge=1, le=100000)
+    max_depth: int = Field(default=6, ge=1, le=64)
+    eta: float = Field(default=0.1, gt=0, le=1)
+    subsample: float = Field(default=1.0, gt=0, le=1)
+    colsample_bytree: float = Field(default=1.0, gt=0, le=1)
+    min_child_weight: float = Field(default=1.0, ge=0)
+    early_stopping_rounds: int = Field(default=20, ge=1)
+    eval_metric: Literal["auc", "logloss", "aucpr", "error"] = "auc"
+    objective: Literal["binary:logistic"] = "binary:logistic"
+    seed: int = 0
+    nthread: int = Field(default=1, ge=1)
+
+
+class XGBoostTrainingConfig(BasePipelineConfig):
+    framework_version: str = "1.7-1"
+    py_version: str = "py3"
+    hyperparameters: XGBoostHyperparameters = Field(default_factory=XGBoostHyperparameters)
+
+
+class PyTorchHyperparameters(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    hidden_dims: list[int] = Field(default_factory=lambda: [64, 32])
+    dropout: float = Field(default=0.1, ge=0, lt=1)
+    lr: float = Field(default=1e-3, gt=0)
+    weight_decay: float = Field(default=0.0, ge=0)
+    batch_size: int = Field(default=256, ge=1)
+    epochs: int = Field(default=50, ge=1)
+    early_stopping_patience: int = Field(default=5, ge=1)
+    seed: int = 0
+
+
+class PyTorchTrainingConfig(BasePipelineConfig):
+    framework_version: str = "2.1"
+    py_version: str = "py310"
+    hyperparameters: PyTorchHyperparameters = Field(default_factory=PyTorchHyperparameters)
+
+
+class XGBoostModelEvalConfig(BasePipelineConfig):
+    framework_version: str = "1.7-1"
+
+
+class PyTorchModelEvalConfig(BasePipelineConfig):
+    framework_version: str = "2.1"
+    py_version: str = "py310"
+
+
+class ModelCalibrationConfig(BasePipelineConfig):
+    calibration_method: Literal["isotonic", "sigmoid", "percentile"] = "isotonic"
+    score_field: str = "prob"
+    n_bins: int = Field(default=10, ge=2, le=1000)
+
+
+class PackageConfig(BasePipelineConfig):
+    pass
+
+
+class PayloadConfig(BasePipelineConfig):
+    n_samples: int = Field(default=5, ge=1, le=10000)
+    random_seed: int = 42
+
+
+class RegistrationConfig(BasePipelineConfig):
+    model_name: str | None = Field(
+        default=None, description="registry name; the pipeline name when unset"
+    )
+    approval_status: Literal["Approved", "PendingManualApproval", "Rejected"] = (
+        "PendingManualApproval"
+    )
+
+
+CONFIG_CLASSES: dict[str, type[BasePipelineConfig]] = {
+    cls.__name__: cls
+    for cls in (
+        BasePipelineConfig,
+        DataLoadingConfig,
+        TabularPreprocessingConfig,
+        XGBoostTrainingConfig,
+        PyTorchTrainingConfig,
+        XGBoostModelEvalConfig,
+        PyTorchModelEvalConfig,
+        ModelCalibrationConfig,
+        PackageConfig,
+        PayloadConfig,
+        RegistrationConfig,
+    )
+}
+
+
+def config_field_value(config: BasePipelineConfig, field: str) -> Any:
+    """The value a spec's contract asks for; `model_name` falls back to the pipeline name."""
+    value = getattr(config, field)
+    if field == "model_name" and value is None:
+        return config.pipeline_name
+    if isinstance(value, BaseModel):
+        return value.model_dump(mode="json")
+    return value
