@@ -1,0 +1,1 @@
+"""Backends: each starts from a Plan (local runner, SageMaker, Airflow)."""

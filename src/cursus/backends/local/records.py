@@ -1,0 +1,219 @@
+"""Run records: every run and step in an embedded SQLite database.
+
+Each call opens its own short connection, so several runner processes (and their threads) can share
+one database; WAL mode and a busy timeout let them write without corrupting anything.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS runs (
+    run_id TEXT PRIMARY KEY,
+    pipeline_name TEXT NOT NULL,
+    pipeline_version TEXT NOT NULL,
+    plan_digest TEXT NOT NULL,
+    status TEXT NOT NULL,
+    started REAL NOT NULL,
+    ended REAL,
+    pid INTEGER,
+    host TEXT,
+    plan_path TEXT,
+    error TEXT
+);
+CREATE TABLE IF NOT EXISTS steps (
+    run_id TEXT NOT NULL REFERENCES runs(run_id),
+    name TEXT NOT NULL,
+    step_type TEXT NOT NULL,
+    status TEXT NOT NULL,
+    cache_key TEXT,
+    cache_hit INTEGER NOT NULL DEFAULT 0,
+    attempts INTEGER NOT NULL DEFAULT 0,
+    started REAL,
+    ended REAL,
+    outputs TEXT NOT NULL DEFAULT '{}',
+    metrics TEXT NOT NULL DEFAULT '{}',
+    error TEXT,
+    log_path TEXT,
+    PRIMARY KEY (run_id, name)
+);
+CREATE TABLE IF NOT EXISTS cache (
+    cache_key TEXT PRIMARY KEY,
+    step_type TEXT NOT NULL,
+    outputs TEXT NOT NULL,
+    metrics TEXT NOT NULL,
+    created REAL NOT NULL
+);
+CREATE INDEX IF NOT EXISTS runs_started ON runs(started);
+"""
+
+FINAL = ("succeeded", "failed", "interrupted")
+
+
+class RunRecords:
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        db = sqlite3.connect(self.path, timeout=60)
+        try:
+            db.execute("PRAGMA busy_timeout=60000")
+            db.execute("PRAGMA journal_mode=WAL")
+            db.executescript(SCHEMA)
+        finally:
+            db.close()
+
+    @contextmanager
+    def _connect(self) -> Iterator[sqlite3.Connection]:
+        db = sqlite3.connect(self.path, timeout=60, isolation_level=None)
+        db.row_factory = sqlite3.Row
+        db.execute("PRAGMA busy_timeout=60000")
+        try:
+            db.execute("BEGIN IMMEDIATE")
+            yield db
+            db.execute("COMMIT")
+        except BaseException:
+            if db.in_transaction:
+                db.execute("ROLLBACK")
+            raise
+        finally:
+            db.close()
+
+    # ------------------------------------------------------------------ runs
+
+    def start_run(
+        self,
+        run_id: str,
+        pipeline: dict[str, Any],
+        plan_digest: str,
+        plan_path: str,
+        steps: list[tuple[str, str]],
+    ) -> None:
+        with self._connect() as db:
+            db.execute(
+                "INSERT INTO runs (run_id, pipeline_name, pipeline_version, plan_digest, status, started, pid, host, plan_path)"
+                " VALUES (?, ?, ?, ?, 'running', ?, ?, ?, ?)",
+                (
+                    run_id,
+                    pipeline["pipeline_name"],
+                    pipeline["pipeline_version"],
+                    plan_digest,
+                    time.time(),
+                    os.getpid(),
+                    os.uname().nodename,
+                    plan_path,
+                ),
+            )
+            db.executemany(
+                "INSERT INTO steps (run_id, name, step_type, status) VALUES (?, ?, ?, 'pending')",
+                [(run_id, name, step_type) for name, step_type in steps],
+            )
+
+    def finish_run(self, run_id: str, status: str, error: str | None = None) -> None:
+        with self._connect() as db:
+            db.execute(
+                "UPDATE runs SET status=?, ended=?, error=? WHERE run_id=?",
+                (status, time.time(), error, run_id),
+            )
+
+    def update_step(self, run_id: str, name: str, **fields: Any) -> None:
+        for key in ("outputs", "metrics"):
+            if key in fields:
+                fields[key] = json.dumps(fields[key], sort_keys=True)
+        if "cache_hit" in fields:
+            fields["cache_hit"] = int(bool(fields["cache_hit"]))
+        cols = ", ".join(f"{k}=?" for k in fields)
+        with self._connect() as db:
+            db.execute(
+                f"UPDATE steps SET {cols} WHERE run_id=? AND name=?",
+                (*fields.values(), run_id, name),
+            )
+
+    def list_runs(self, limit: int = 20) -> list[dict[str, Any]]:
+        with self._connect() as db:
+            rows = db.execute(
+                "SELECT * FROM runs ORDER BY started DESC LIMIT ?", (limit,)
+            ).fetchall()
+        return [self._live_status(dict(r)) for r in rows]
+
+    def get_run(self, run_id: str) -> dict[str, Any] | None:
+        with self._connect() as db:
+            row = db.execute(
+                "SELECT * FROM runs WHERE run_id=? OR run_id LIKE ?", (run_id, run_id + "%")
+            ).fetchall()
+            if len(row) != 1:
+                return None
+            run = self._live_status(dict(row[0]))
+            steps = db.execute(
+                "SELECT * FROM steps WHERE run_id=? ORDER BY rowid", (run["run_id"],)
+            ).fetchall()
+        run["steps"] = [
+            {
+                **dict(s),
+                "outputs": json.loads(s["outputs"]),
+                "metrics": json.loads(s["metrics"]),
+                "cache_hit": bool(s["cache_hit"]),
+            }
+            for s in steps
+        ]
+        return run
+
+    @staticmethod
+    def _live_status(run: dict[str, Any]) -> dict[str, Any]:
+        """A run still 'running' whose runner process is gone was killed: say so."""
+        if (
+            run["status"] == "running"
+            and run["host"] == os.uname().nodename
+            and not _alive(run["pid"])
+        ):
+            run["status"] = "interrupted"
+        return run
+
+    # ------------------------------------------------------------------ cache
+
+    def cache_get(self, key: str) -> dict[str, Any] | None:
+        with self._connect() as db:
+            row = db.execute(
+                "SELECT outputs, metrics FROM cache WHERE cache_key=?", (key,)
+            ).fetchone()
+        if row is None:
+            return None
+        return {"outputs": json.loads(row["outputs"]), "metrics": json.loads(row["metrics"])}
+
+    def cache_put(
+        self, key: str, step_type: str, outputs: dict[str, str], metrics: dict[str, Any]
+    ) -> None:
+        with self._connect() as db:
+            db.execute(
+                "INSERT OR REPLACE INTO cache (cache_key, step_type, outputs, metrics, created) VALUES (?, ?, ?, ?, ?)",
+                (
+                    key,
+                    step_type,
+                    json.dumps(outputs, sort_keys=True),
+                    json.dumps(metrics, sort_keys=True),
+                    time.time(),
+                ),
+            )
+
+    def cache_drop(self, key: str) -> None:
+        with self._connect() as db:
+            db.execute("DELETE FROM cache WHERE cache_key=?", (key,))
+
+
+def _alive(pid: int | None) -> bool:
+    if not pid:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True

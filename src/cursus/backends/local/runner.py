@@ -1,0 +1,476 @@
+"""The local runner: executes a Plan on this machine.
+
+Each step runs in its own process (forked from a server that preloaded the heavy libraries);
+independent branches run in parallel; outputs go to the content-addressed store; a step whose
+inputs and definition are unchanged is taken from the cache; every run and step is recorded.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import multiprocessing
+import os
+import shutil
+import threading
+import time
+import uuid
+from collections.abc import Iterable, Sequence
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from cursus.backends.local import launch
+from cursus.backends.local.hooks import RunHooks
+from cursus.backends.local.records import RunRecords
+from cursus.backends.local.store import ArtifactStore, tree_digest
+from cursus.core.plan import Plan, PlanStep
+from cursus.errors import PlanError, RunError
+from cursus.steps.spec import SCRIPTS_DIR
+
+# config fields that change how a step is run, not what it produces
+NOT_IN_CACHE_KEY = {
+    "retries",
+    "retry_backoff_seconds",
+    "cache",
+    "max_runtime_seconds",
+    "pipeline_description",
+}
+LOG_TAIL_LINES = 15
+_forkserver_lock = threading.Lock()
+
+
+def default_workspace() -> Path:
+    return Path(os.environ.get("CURSUS_WORKSPACE", ".cursus")).resolve()
+
+
+@dataclass
+class StepResult:
+    name: str
+    status: str  # succeeded | failed | skipped | cached
+    outputs: dict[str, str] = field(default_factory=dict)  # output name -> folder
+    digests: dict[str, str] = field(default_factory=dict)
+    metrics: dict[str, float] = field(default_factory=dict)
+    seconds: float = 0.0
+    attempts: int = 0
+    error: str | None = None
+    log_path: str | None = None
+    cache_key: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.status in ("succeeded", "cached")
+
+
+@dataclass
+class RunResult:
+    run_id: str
+    status: str
+    workspace: str
+    steps: dict[str, StepResult]
+    seconds: float
+
+    @property
+    def ok(self) -> bool:
+        return self.status == "succeeded"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**asdict(self), "steps": {k: asdict(v) for k, v in self.steps.items()}}
+
+
+class LocalRunner:
+    def __init__(
+        self,
+        plan: Plan,
+        workspace: str | Path | None = None,
+        workers: int | None = None,
+        use_cache: bool = True,
+        hooks: Sequence[RunHooks] = (),
+        registry_uri: str | None = None,
+    ) -> None:
+        self.plan = plan
+        self.workspace = Path(workspace).resolve() if workspace else default_workspace()
+        self.workers = max(1, workers or os.cpu_count() or 1)
+        self.use_cache = use_cache
+        self.hooks = list(hooks)
+        self.store = ArtifactStore(self.workspace / "artifacts")
+        self.records = RunRecords(self.workspace / "runs.db")
+        self.registry_uri = registry_uri or str(self.workspace / "registry")
+        self._check_plan()
+
+    # ------------------------------------------------------------------ run
+
+    def run(self) -> RunResult:
+        started = time.perf_counter()
+        run_id = time.strftime("%Y%m%d-%H%M%S-") + uuid.uuid4().hex[:6]
+        run_dir = self.workspace / "runs" / run_id
+        (run_dir / "logs").mkdir(parents=True)
+        plan_path = self.plan.save(run_dir / "plan.json")
+        self.records.start_run(
+            run_id,
+            self.plan.pipeline,
+            self.plan.digest,
+            str(plan_path),
+            [(s.name, s.step_type) for s in self.plan.steps],
+        )
+        self._call("before_pipeline_run", run_id, self.plan)
+        results: dict[str, StepResult] = {}
+        try:
+            self._schedule(run_id, run_dir, results)
+        except BaseException as exc:
+            self.records.finish_run(run_id, "interrupted", f"{type(exc).__name__}: {exc}")
+            raise
+        failed = [r for r in results.values() if r.status == "failed"]
+        status = "failed" if failed else "succeeded"
+        error = "; ".join(f"{r.name}: {r.error}" for r in failed) or None
+        self.records.finish_run(run_id, status, error)
+        ordered = {s.name: results[s.name] for s in self.plan.steps}
+        result = RunResult(
+            run_id, status, str(self.workspace), ordered, time.perf_counter() - started
+        )
+        self._call("after_pipeline_run", result)
+        return result
+
+    def _schedule(self, run_id: str, run_dir: Path, results: dict[str, StepResult]) -> None:
+        steps = {s.name: s for s in self.plan.steps}
+        pending = list(steps)
+        running: dict[Future[StepResult], str] = {}
+        with ThreadPoolExecutor(self.workers, thread_name_prefix="cursus-step") as pool:
+            while pending or running:
+                for name in [n for n in pending if all(d in results for d in steps[n].depends_on)]:
+                    pending.remove(name)
+                    if all(results[d].ok for d in steps[name].depends_on):
+                        running[
+                            pool.submit(self._execute, run_id, run_dir, steps[name], results)
+                        ] = name
+                    else:
+                        bad = [d for d in steps[name].depends_on if not results[d].ok]
+                        results[name] = StepResult(
+                            name, "skipped", error=f"upstream {', '.join(bad)} did not succeed"
+                        )
+                        self.records.update_step(
+                            run_id, name, status="skipped", error=results[name].error
+                        )
+                        self._call("after_step_run", run_id, steps[name], results[name])
+                if not running:
+                    continue
+                done, _ = wait(running, return_when=FIRST_COMPLETED)
+                for future in done:
+                    name = running.pop(future)
+                    results[name] = future.result()
+
+    # ------------------------------------------------------------------ one step
+
+    def _execute(
+        self, run_id: str, run_dir: Path, step: PlanStep, results: dict[str, StepResult]
+    ) -> StepResult:
+        self._call("before_step_run", run_id, step)
+        started = time.time()
+        self.records.update_step(run_id, step.name, status="running", started=started)
+        try:
+            input_paths, input_digests = self._inputs(step, results)
+            key = self._cache_key(step, input_digests)
+            result = (
+                self._from_cache(step, key)
+                if self.use_cache and step.config.get("cache", True)
+                else None
+            )
+            if result is None:
+                result = self._run_with_retries(run_id, run_dir, step, input_paths, key, results)
+        except (
+            Exception
+        ) as exc:  # a broken input or store is this step's failure, not the run's crash
+            result = StepResult(step.name, "failed", error=f"{type(exc).__name__}: {exc}")
+        self.records.update_step(
+            run_id,
+            step.name,
+            status=result.status,
+            cache_key=result.cache_key,
+            cache_hit=result.status == "cached",
+            attempts=result.attempts,
+            ended=time.time(),
+            outputs=result.digests,
+            metrics=result.metrics,
+            error=result.error,
+            log_path=result.log_path,
+        )
+        self._call("after_step_run" if result.ok else "on_step_error", run_id, step, result)
+        return result
+
+    def _inputs(
+        self, step: PlanStep, results: dict[str, StepResult]
+    ) -> tuple[dict[str, str], dict[str, str]]:
+        paths: dict[str, str] = {}
+        digests: dict[str, str] = {}
+        for name, source in sorted(step.inputs.items()):
+            if "from_step" in source:
+                digest = results[source["from_step"]].digests[source["output"]]
+                if not self.store.verify(digest):
+                    raise RunError(
+                        f"input '{name}' ({source['from_step']}.{source['output']}) is corrupt in the store"
+                    )
+                paths[name] = str(self.store.path(digest))
+                digests[name] = digest
+            else:
+                paths[name], digests[name] = self._external(source["uri"])
+        return paths, digests
+
+    def _external(self, uri: str) -> tuple[str, str]:
+        """A local path is used in place; a remote URI is copied into the workspace first."""
+        if uri.startswith("file://"):
+            uri = uri[len("file://") :]
+        if "://" not in uri:
+            path = Path(uri)
+            if not path.exists():
+                raise RunError(f"external input {uri} does not exist")
+            return str(path), tree_digest(path)
+        import fsspec
+
+        staged = self.workspace / "external" / hashlib.sha256(uri.encode()).hexdigest()[:16]
+        if staged.exists():
+            shutil.rmtree(staged)
+        fs, _, (remote,) = fsspec.get_fs_token_paths(uri)
+        fs.get(remote, str(staged), recursive=True)
+        return str(staged), tree_digest(staged)
+
+    def _cache_key(self, step: PlanStep, input_digests: dict[str, str]) -> str:
+        config = {k: v for k, v in step.config.items() if k not in NOT_IN_CACHE_KEY}
+        runtime = {k: v for k, v in step.runtime_env.items() if v == "model_registry_uri"}
+        material = {
+            "step_type": step.step_type,
+            "spec": step.spec_digest,
+            "script": step.script["sha256"],
+            "config": config,
+            "env": step.env,
+            "job_args": step.job_args,
+            "inputs": input_digests,
+            "registry": self.registry_uri if runtime else None,
+        }
+        return hashlib.sha256(json.dumps(material, sort_keys=True).encode()).hexdigest()
+
+    def _from_cache(self, step: PlanStep, key: str) -> StepResult | None:
+        hit = self.records.cache_get(key)
+        if hit is None:
+            return None
+        digests: dict[str, str] = hit["outputs"]
+        if set(digests) != set(step.outputs) or not all(
+            self.store.verify(d) for d in digests.values()
+        ):
+            for digest in digests.values():
+                if not self.store.verify(digest, full=True):
+                    self.store.discard(digest)
+            self.records.cache_drop(key)
+            return None
+        return StepResult(
+            step.name,
+            "cached",
+            outputs={k: str(self.store.path(d)) for k, d in digests.items()},
+            digests=digests,
+            metrics=hit["metrics"],
+            cache_key=key,
+        )
+
+    def _run_with_retries(
+        self,
+        run_id: str,
+        run_dir: Path,
+        step: PlanStep,
+        input_paths: dict[str, str],
+        key: str,
+        results: dict[str, StepResult],
+    ) -> StepResult:
+        retries = int(step.config.get("retries", 0))
+        backoff = float(step.config.get("retry_backoff_seconds", 1.0))
+        log_path = run_dir / "logs" / f"{step.name}.log"
+        result = StepResult(step.name, "failed")
+        for attempt in range(1, retries + 2):
+            if attempt > 1:
+                time.sleep(backoff * 2 ** (attempt - 2))
+            result = self._attempt(
+                run_id, run_dir, step, input_paths, key, results, attempt, log_path
+            )
+            result.attempts = attempt
+            if result.ok:
+                break
+        return result
+
+    def _attempt(
+        self,
+        run_id: str,
+        run_dir: Path,
+        step: PlanStep,
+        input_paths: dict[str, str],
+        key: str,
+        results: dict[str, StepResult],
+        attempt: int,
+        log_path: Path,
+    ) -> StepResult:
+        work = run_dir / step.name / f"attempt-{attempt}"
+        output_paths = {name: str(_inside(work / "outputs", name)) for name in step.outputs}
+        for path in output_paths.values():
+            Path(path).mkdir(parents=True)
+        environ = {**step.env, **self._runtime_env(run_id, step, results)}
+        request = {
+            "step": step.name,
+            "script": str(SCRIPTS_DIR / step.script["entry_point"]),
+            "input_paths": input_paths,
+            "output_paths": output_paths,
+            "environ_vars": environ,
+            "job_args": step.job_args,
+            "log_path": str(log_path),
+            "result_path": str(work / "result.json"),
+            "runner_pid": os.getpid(),
+        }
+        with log_path.open("a") as log:
+            log.write(f"[cursus] attempt {attempt} of {step.name} at {time.strftime('%H:%M:%S')}\n")
+        started = time.perf_counter()
+        exitcode = self._spawn(
+            request, timeout=float(step.config.get("max_runtime_seconds", 86400))
+        )
+        seconds = time.perf_counter() - started
+        outcome = _read_json(work / "result.json")
+        if exitcode != 0 or not outcome.get("ok"):
+            reason = outcome.get("error") or _exit_reason(exitcode)
+            tail = _tail(log_path)
+            return StepResult(
+                step.name,
+                "failed",
+                seconds=seconds,
+                error=f"{reason}\n{tail}".rstrip(),
+                log_path=str(log_path),
+            )
+        digests = {name: self.store.commit(Path(path)) for name, path in output_paths.items()}
+        metrics = outcome.get("metrics", {})
+        if step.config.get("cache", True):
+            self.records.cache_put(key, step.step_type, digests, metrics)
+        return StepResult(
+            step.name,
+            "succeeded",
+            outputs={k: str(self.store.path(d)) for k, d in digests.items()},
+            digests=digests,
+            metrics=metrics,
+            seconds=seconds,
+            log_path=str(log_path),
+            cache_key=key,
+        )
+
+    def _runtime_env(
+        self, run_id: str, step: PlanStep, results: dict[str, StepResult]
+    ) -> dict[str, str]:
+        lineage = {
+            f"{name}.{out}": digest
+            for name in self._ancestors(step.name)
+            for out, digest in results[name].digests.items()
+        }
+        values = {
+            "run_id": run_id,
+            "model_registry_uri": self.registry_uri,
+            "input_digests": json.dumps(lineage, sort_keys=True),
+        }
+        unknown = set(step.runtime_env.values()) - set(values)
+        if unknown:
+            raise PlanError(f"step '{step.name}' asks for unknown runtime values {sorted(unknown)}")
+        return {env: values[source] for env, source in step.runtime_env.items()}
+
+    def _ancestors(self, name: str) -> list[str]:
+        deps = {s.name: s.depends_on for s in self.plan.steps}
+        seen: list[str] = []
+        stack = list(deps[name])
+        while stack:
+            cur = stack.pop()
+            if cur not in seen:
+                seen.append(cur)
+                stack.extend(deps[cur])
+        return sorted(seen)
+
+    def _spawn(self, request: dict[str, Any], timeout: float) -> int | None:
+        ctx = _context(self._frameworks())
+        proc = ctx.Process(
+            target=launch.run_step, args=(request,), name=f"cursus-{request['step']}"
+        )
+        proc.start()
+        proc.join(timeout)
+        if proc.is_alive():
+            proc.kill()
+            proc.join()
+            with open(request["log_path"], "a") as log:
+                log.write(f"[cursus] killed after max_runtime_seconds={timeout:g}\n")
+            return -9
+        return proc.exitcode
+
+    def _frameworks(self) -> set[str]:
+        return {s.framework for s in self.plan.steps}
+
+    # ------------------------------------------------------------------ helpers
+
+    def _check_plan(self) -> None:
+        """A plan file can be edited by hand: reject names that would leave the run folder."""
+        for step in self.plan.steps:
+            for name in [step.name, *step.outputs]:
+                _inside(self.workspace, name)
+            if (
+                not (SCRIPTS_DIR / step.script["entry_point"])
+                .resolve()
+                .is_relative_to(SCRIPTS_DIR.resolve())
+            ):
+                raise PlanError(
+                    f"step '{step.name}': script {step.script['entry_point']!r} is outside the scripts folder"
+                )
+
+    def _call(self, method: str, *args: Any) -> None:
+        for hook in self.hooks:
+            getattr(hook, method)(*args)
+
+
+def _inside(base: Path, name: str) -> Path:
+    if (
+        not name
+        or name in (".", "..")
+        or "/" in name
+        or "\\" in name
+        or "\0" in name
+        or Path(name).is_absolute()
+    ):
+        raise PlanError(
+            f"name {name!r} is not a plain file name; names may not contain '/', '..' or be absolute"
+        )
+    return base / name
+
+
+_contexts: dict[frozenset[str], Any] = {}
+
+
+def _context(frameworks: Iterable[str]) -> Any:
+    """The fork-server context, started once per process with the libraries steps need preloaded."""
+    with _forkserver_lock:
+        if "forkserver" not in _contexts:
+            modules = list(launch.PRELOAD)
+            if "pytorch" in set(frameworks):
+                modules += launch.TORCH_PRELOAD
+            os.environ.setdefault("MPLBACKEND", "Agg")
+            ctx = multiprocessing.get_context("forkserver")
+            ctx.set_forkserver_preload([*modules, "cursus.backends.local.launch"])
+            _contexts["forkserver"] = ctx
+        return _contexts["forkserver"]
+
+
+def _read_json(path: Path) -> dict[str, Any]:
+    try:
+        return json.loads(path.read_text())
+    except (OSError, json.JSONDecodeError):
+        return {}
+
+
+def _exit_reason(exitcode: int | None) -> str:
+    if exitcode is not None and exitcode < 0:
+        return f"the step process was killed by signal {-exitcode}"
+    return f"the step process exited with code {exitcode}"
+
+
+def _tail(path: Path, lines: int = LOG_TAIL_LINES) -> str:
+    try:
+        text = path.read_text(errors="replace").splitlines()
+    except OSError:
+        return ""
+    return "\n".join(text[-lines:])

@@ -1,0 +1,126 @@
+"""Content-addressed artifact store on the local disk.
+
+An output folder is committed under `objects/<digest>/`, where the digest covers every file's
+relative path and bytes. Files are made read-only once committed, so a step that writes into its
+input cannot silently change a stored artifact. A manifest of sizes and mtimes beside each object
+makes the everyday check cheap; a mismatch triggers a full re-hash.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import stat
+import uuid
+from pathlib import Path
+
+CHUNK = 1 << 20
+
+
+def file_sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with path.open("rb") as fh:
+        while chunk := fh.read(CHUNK):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def _files(root: Path) -> list[Path]:
+    if root.is_file():
+        return [root]
+    return sorted(p for p in root.rglob("*") if p.is_file())
+
+
+def tree_digest(root: Path) -> str:
+    """Digest of a folder (or one file): relative paths, sizes and contents, in sorted order."""
+    h = hashlib.sha256()
+    for path in _files(root):
+        rel = path.name if root.is_file() else path.relative_to(root).as_posix()
+        h.update(f"{rel}\0{path.stat().st_size}\0{file_sha256(path)}\n".encode())
+    return h.hexdigest()
+
+
+def _manifest(root: Path) -> dict[str, list[int]]:
+    return {
+        p.relative_to(root).as_posix(): [p.stat().st_size, p.stat().st_mtime_ns]
+        for p in _files(root)
+    }
+
+
+class ArtifactStore:
+    def __init__(self, root: str | Path) -> None:
+        self.root = Path(root)
+        self.objects = self.root / "objects"
+        self.objects.mkdir(parents=True, exist_ok=True)
+
+    def path(self, digest: str) -> Path:
+        if len(digest) != 64 or not all(c in "0123456789abcdef" for c in digest):
+            raise ValueError(f"not an artifact digest: {digest!r}")
+        return self.objects / digest
+
+    def commit(self, folder: Path) -> str:
+        """Move `folder` into the store; returns its digest. Safe when several runs commit the same content."""
+        digest = tree_digest(folder)
+        target = self.path(digest)
+        if target.exists() and self.verify(digest):
+            _remove(folder)
+            return digest
+        if target.exists():  # a corrupt copy: replace it
+            self.discard(digest)
+        for path in _files(folder):
+            path.chmod(stat.S_IRUSR | stat.S_IRGRP | stat.S_IROTH)
+        try:
+            os.rename(folder, target)
+        except OSError:
+            if not (target.exists() and self.verify(digest)):
+                raise
+            _remove(folder)  # another run committed the same content first
+            return digest
+        self._write_manifest(digest)
+        return digest
+
+    def _write_manifest(self, digest: str) -> None:
+        tmp = self.objects / f".{digest}.{uuid.uuid4().hex}.tmp"
+        tmp.write_text(json.dumps(_manifest(self.path(digest))))
+        os.replace(tmp, self.objects / f"{digest}.manifest.json")
+
+    def verify(self, digest: str, full: bool = False) -> bool:
+        """True when the stored object still has the content its digest names."""
+        target = self.path(digest)
+        if not target.is_dir():
+            return False
+        manifest_path = self.objects / f"{digest}.manifest.json"
+        if not full and manifest_path.is_file():
+            try:
+                if json.loads(manifest_path.read_text()) == _manifest(target):
+                    return True
+            except (OSError, json.JSONDecodeError):
+                pass
+        ok = tree_digest(target) == digest
+        if ok:
+            self._write_manifest(digest)
+        return ok
+
+    def discard(self, digest: str) -> None:
+        target = self.path(digest)
+        if target.exists():
+            trash = self.objects / f".trash-{uuid.uuid4().hex}"
+            os.rename(target, trash)
+            _remove(trash)
+        (self.objects / f"{digest}.manifest.json").unlink(missing_ok=True)
+
+
+def _remove(path: Path) -> None:
+    def _writable(func, p, _exc):  # type: ignore[no-untyped-def]
+        os.chmod(p, stat.S_IRWXU)
+        func(p)
+
+    if path.is_dir():
+        for p in [path, *path.rglob("*")]:
+            if p.is_dir():
+                p.chmod(stat.S_IRWXU)
+        shutil.rmtree(path, onerror=_writable)
+    elif path.exists():
+        path.unlink()
