@@ -228,6 +228,101 @@ def config_init(dag_ref: str, output: str, sets: tuple[str, ...], force: bool) -
     click.echo(f"wrote {output}: {len(configs)} node configs")
 
 
+# ---------------------------------------------------------------- run
+
+
+@cli.command()
+@click.argument("dag_ref", metavar="DAG")
+@CONFIG_OPTION
+@click.option("--workspace", type=click.Path(file_okay=False), help="artifact store and run records [./.cursus]")
+@click.option("--workers", type=click.IntRange(1, 256), help="steps run at once [number of cores]")
+@click.option("--no-cache", is_flag=True, help="run every step even when its cached outputs are valid")
+@click.option("--quiet", is_flag=True, help="print only errors")
+@click.option("--json", "as_json", is_flag=True, help="print the result as JSON")
+def run(dag_ref: str, config: str, workspace: str | None, workers: int | None, no_cache: bool, quiet: bool, as_json: bool) -> None:
+    """Run a pipeline on this machine."""
+    from rich.console import Console
+
+    from cursus.backends.local import LocalRunner
+    from cursus.cli.progress import LiveProgress, print_summary
+    from cursus.core.compiler import PipelineDAGCompiler
+
+    graph, _ = _load(dag_ref)
+    plan = PipelineDAGCompiler(config).compile_to_plan(graph)
+    console = Console(stderr=as_json, soft_wrap=True)
+    hooks = [] if quiet or as_json or not console.is_terminal else [LiveProgress(console)]
+    result = LocalRunner(plan, workspace=workspace, workers=workers, use_cache=not no_cache, hooks=hooks).run()
+    if as_json:
+        click.echo(json.dumps(result.to_dict(), indent=2, sort_keys=True))
+    elif not quiet:
+        print_summary(console, result, plan)
+    else:
+        for name, step in result.steps.items():
+            if step.status == "failed":
+                click.echo(f"error: {name} failed: {step.error}", err=True)
+    if not result.ok:
+        sys.exit(1)
+
+
+@cli.group()
+def runs() -> None:
+    """Recorded runs."""
+
+
+def _records(workspace: str | None) -> Any:
+    from cursus.backends.local.records import RunRecords
+    from cursus.backends.local.runner import default_workspace
+
+    root = Path(workspace).resolve() if workspace else default_workspace()
+    if not (root / "runs.db").is_file():
+        raise CursusError(f"no runs recorded in {root}; run a pipeline first or pass --workspace")
+    return RunRecords(root / "runs.db")
+
+
+WORKSPACE_OPTION = click.option("--workspace", type=click.Path(file_okay=False), help="[./.cursus]")
+
+
+@runs.command("list")
+@WORKSPACE_OPTION
+@click.option("--limit", default=20, show_default=True)
+@click.option("--json", "as_json", is_flag=True)
+def runs_list(workspace: str | None, limit: int, as_json: bool) -> None:
+    """List recent runs."""
+    import time
+
+    rows = _records(workspace).list_runs(limit)
+    if as_json:
+        click.echo(json.dumps(rows, indent=2))
+        return
+    for r in rows:
+        took = f"{r['ended'] - r['started']:.1f}s" if r["ended"] else "-"
+        when = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(r["started"]))
+        click.echo(f"{r['run_id']}  {r['status']:11} {when}  {took:>8}  {r['pipeline_name']} {r['pipeline_version']}")
+
+
+@runs.command("show")
+@click.argument("run_id")
+@WORKSPACE_OPTION
+@click.option("--json", "as_json", is_flag=True)
+def runs_show(run_id: str, workspace: str | None, as_json: bool) -> None:
+    """Show one run's steps, timings, cache hits, metrics and errors."""
+    run = _records(workspace).get_run(run_id)
+    if run is None:
+        raise CursusError(f"no single run matches '{run_id}'; see `cursus runs list`")
+    if as_json:
+        click.echo(json.dumps(run, indent=2))
+        return
+    click.echo(f"{run['run_id']} {run['status']} {run['pipeline_name']} {run['pipeline_version']}")
+    for s in run["steps"]:
+        took = f"{s['ended'] - s['started']:.2f}s" if s["ended"] and s["started"] else "-"
+        cache = " (cached)" if s["cache_hit"] else ""
+        click.echo(f"  {s['name']:34} {s['status']:9} {took:>8}{cache}")
+        if s["metrics"]:
+            click.echo("      " + ", ".join(f"{k}={v:.4g}" for k, v in s["metrics"].items()))
+        if s["error"]:
+            click.echo("      " + s["error"].splitlines()[0])
+
+
 def main() -> None:
     cli(prog_name="cursus")
 
