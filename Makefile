@@ -21,7 +21,7 @@ $(VENV)/.ml: pyproject.toml $(VENV)/.uv
 	touch $@
 
 $(VENV)/.dev: pyproject.toml $(VENV)/.ml
-	$(INSTALL) -e '.[ml,torch,dev]'
+	$(INSTALL) -e '.[ml,torch,sagemaker,dev]'
 	touch $@
 
 $(CONFIG): | $(VENV)/.ml

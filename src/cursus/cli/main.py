@@ -323,6 +323,21 @@ def runs_show(run_id: str, workspace: str | None, as_json: bool) -> None:
             click.echo("      " + s["error"].splitlines()[0])
 
 
+# Each part of Cursus with commands of its own keeps them in its own module, which defines
+# `register(cli)` and imports nothing heavy at module level.
+PARTS: tuple[str, ...] = ()
+
+
+def _register_parts() -> None:
+    import importlib
+
+    for name in PARTS:
+        importlib.import_module(name).register(cli)
+
+
+_register_parts()
+
+
 def main() -> None:
     cli(prog_name="cursus")
 
