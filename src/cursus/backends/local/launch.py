@@ -67,6 +67,7 @@ def call_main(request: dict[str, Any]) -> Any:
     if spec is None or spec.loader is None:
         raise ImportError(f"cannot load step script {script}")
     module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses and pickling look the module up by name
     spec.loader.exec_module(module)
     print(f"[cursus] {request['step']}: {script.name}.main", flush=True)
     return module.main(
