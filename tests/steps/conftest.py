@@ -14,3 +14,11 @@ if str(SCRIPTS_DIR) not in sys.path:
 @pytest.fixture(autouse=True)
 def _one_thread(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("OMP_NUM_THREADS", "1")
+
+
+@pytest.fixture(scope="session")
+def trained_xgboost(tmp_path_factory: pytest.TempPathFactory):
+    """A real model_artifacts folder (XGBoost on breast_cancer); read-only, shared by the tests."""
+    from _fixtures import train_xgboost_model
+
+    return train_xgboost_model(tmp_path_factory.mktemp("xgboost") / "model")

@@ -128,7 +128,11 @@ def split_dir(processed_dir: str | Path, job_type: str) -> Path:
         candidate = processed_dir / name
         if candidate.is_dir():
             return candidate
-    found = sorted(p.name for p in processed_dir.iterdir() if p.is_dir()) if processed_dir.is_dir() else []
+    found = (
+        sorted(p.name for p in processed_dir.iterdir() if p.is_dir())
+        if processed_dir.is_dir()
+        else []
+    )
     if len(found) == 1:
         return processed_dir / found[0]
     raise StepInputError(
@@ -152,7 +156,9 @@ def fit_preprocessing(
     features = [c for c in train.columns if c not in excluded]
     if categorical_columns is None:
         categorical_columns = [
-            c for c in features if not pd.api.types.is_numeric_dtype(train[c]) or pd.api.types.is_bool_dtype(train[c])
+            c
+            for c in features
+            if not pd.api.types.is_numeric_dtype(train[c]) or pd.api.types.is_bool_dtype(train[c])
         ]
     unknown = sorted(set(categorical_columns) - set(features))
     if unknown:
@@ -259,14 +265,18 @@ class LoadedModel:
                 self.meta["hidden_dims"],
                 float(self.meta.get("dropout", 0.0)),
             )
-            state = torch.load(model_dir / self.meta["model_file"], map_location="cpu", weights_only=True)
+            state = torch.load(
+                model_dir / self.meta["model_file"], map_location="cpu", weights_only=True
+            )
             net.load_state_dict(state)
             net.eval()
             self._net = net
             self._mean = np.asarray(self.meta["feature_mean"], dtype=np.float32)
             self._scale = np.asarray(self.meta["feature_scale"], dtype=np.float32)
         else:
-            raise StepInputError(f"{model_dir / MODEL_META_FILE}: unknown framework {self.framework!r}")
+            raise StepInputError(
+                f"{model_dir / MODEL_META_FILE}: unknown framework {self.framework!r}"
+            )
 
     @property
     def features(self) -> list[str]:
@@ -278,7 +288,9 @@ class LoadedModel:
 
             best = self.meta.get("best_iteration")
             kwargs = {"iteration_range": (0, int(best) + 1)} if best is not None else {}
-            return self._booster.predict(xgb.DMatrix(X, feature_names=None), **kwargs).astype(np.float64)
+            return self._booster.predict(xgb.DMatrix(X, feature_names=None), **kwargs).astype(
+                np.float64
+            )
         import torch
 
         with torch.no_grad():
@@ -316,7 +328,7 @@ def binary_metrics(y: np.ndarray, p: np.ndarray, threshold: float = 0.5) -> dict
         "log_loss": float(log_loss(y, p, labels=[0, 1])),
         "accuracy": float(accuracy_score(y, predicted)),
         "f1": float(f1_score(y, predicted, zero_division=0)),
-        "n_samples": int(len(y)),
+        "n_samples": len(y),
         "positive_rate": float(y.mean()) if len(y) else float("nan"),
     }
 
@@ -351,3 +363,170 @@ def apply_calibration(p: np.ndarray, calibration: dict[str, Any]) -> np.ndarray:
 
 def model_dir_from_env() -> Path:
     return Path(os.environ.get("SM_MODEL_DIR", "/opt/ml/model"))
+
+
+# ---------------------------------------------------------------- archives
+
+ARCHIVE_MTIME = 946684800  # 2000-01-01: fixed so equal inputs give equal bytes; tar warns on 1970
+
+
+def write_deterministic_tar(tar_path: str | Path, files: dict[str, str | Path]) -> Path:
+    """Write a .tar.gz of `files` (name in archive -> source file) whose bytes depend only on the
+    names and contents, so a repeated step gives the same digest and caches can key on it."""
+    import gzip
+    import io
+    import tarfile
+
+    tar_path = Path(tar_path)
+    tar_path.parent.mkdir(parents=True, exist_ok=True)
+    with (
+        open(tar_path, "wb") as raw,
+        gzip.GzipFile(filename="", mode="wb", fileobj=raw, mtime=0) as gz,
+        tarfile.open(fileobj=gz, mode="w", format=tarfile.PAX_FORMAT) as tar,
+    ):
+        for name in sorted(files):
+            data = Path(files[name]).read_bytes()
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            info.mtime = ARCHIVE_MTIME
+            info.mode = 0o644
+            info.uid = info.gid = 0
+            info.uname = info.gname = ""
+            tar.addfile(info, io.BytesIO(data))
+    return tar_path
+
+
+# ---------------------------------------------------------------- container entry points
+
+HYPERPARAMETERS_PATH = "/opt/ml/input/config/hyperparameters.json"
+
+
+def container_hyperparameters(path: str | Path = HYPERPARAMETERS_PATH) -> dict[str, Any]:
+    """The hyperparameters a SageMaker training job was given, with their types back.
+
+    SageMaker stores every value as a string ("200", "0.1", "[64, 32]"), so each is JSON-decoded
+    where it decodes and kept as text otherwise; the sagemaker_* entries script mode adds are not
+    the step's and are dropped.
+    """
+    path = Path(path)
+    raw = json.loads(path.read_text()) if path.is_file() else {}
+    return {k: _decode_json_text(v) for k, v in raw.items() if not k.startswith("sagemaker_")}
+
+
+def _decode_json_text(value: Any) -> Any:
+    if not isinstance(value, str):
+        return value
+    try:
+        return json.loads(value)
+    except json.JSONDecodeError:
+        return value
+
+
+# ---------------------------------------------------------------- evaluation
+
+PREDICTIONS_FILE = "predictions.parquet"
+METRICS_FILE = "metrics.json"
+
+
+def run_evaluation(
+    input_paths: dict[str, str],
+    output_paths: dict[str, str],
+    environ_vars: dict[str, str],
+    job_args: dict[str, Any],
+) -> dict[str, float]:
+    """Score one split with a trained model and report binary metrics with ROC and PR curves.
+
+    Shared by XGBoostModelEval and PyTorchModelEval: LoadedModel hides the framework, so the two
+    steps differ only in which training step they accept.
+    """
+    model = LoadedModel(input_paths["model_input"])
+    split = split_dir(input_paths["processed_data"], job_args.get("job_type") or "testing")
+    df = read_table(split)
+    label_field = (
+        env_str(environ_vars, "LABEL_FIELD")
+        or model.meta.get("label_field")
+        or model.preprocessing.get("label_field")
+        or "label"
+    )
+    y = _binary_labels(df, label_field, split)
+    id_field = _evaluation_id_field(df, env_str(environ_vars, "ID_FIELD"), model, split)
+    p = model.predict_proba(df)
+
+    predictions = pd.DataFrame({label_field: y, "prob": p})
+    if id_field:
+        predictions.insert(0, id_field, df[id_field].to_numpy())
+    eval_dir = Path(output_paths["eval_output"])
+    eval_dir.mkdir(parents=True, exist_ok=True)
+    predictions.to_parquet(eval_dir / PREDICTIONS_FILE, index=False)
+
+    metrics = binary_metrics(y, p)
+    metrics_dir = Path(output_paths["metrics_output"])
+    save_json(_nan_to_none(metrics), metrics_dir / METRICS_FILE)
+    plot_roc_pr_curves(y, p, metrics_dir)
+    return metrics
+
+
+def _binary_labels(df: pd.DataFrame, label_field: str, split: Path) -> np.ndarray:
+    if label_field not in df.columns:
+        raise StepInputError(
+            f"label column {label_field!r} is not in {split}; set LABEL_FIELD to the label column "
+            "TabularPreprocessing wrote"
+        )
+    labels = df[label_field]
+    if df.empty or labels.isna().any() or not set(labels.unique().tolist()) <= {0, 1}:
+        raise StepInputError(
+            f"{split}: label column {label_field!r} must hold 0/1 values in a non-empty table; "
+            "evaluate the processed_data output of TabularPreprocessing"
+        )
+    return labels.to_numpy(dtype=np.int64)
+
+
+def _evaluation_id_field(
+    df: pd.DataFrame, requested: str | None, model: LoadedModel, split: Path
+) -> str | None:
+    """An ID_FIELD set on this step must exist; one inherited from preprocessing is used if present."""
+    if requested:
+        if requested not in df.columns:
+            raise StepInputError(
+                f"ID_FIELD column {requested!r} is not in {split}; unset ID_FIELD or fix it"
+            )
+        return requested
+    inherited = model.preprocessing.get("id_field")
+    return inherited if inherited and inherited in df.columns else None
+
+
+def _nan_to_none(metrics: dict[str, float]) -> dict[str, float | None]:
+    """Strict JSON has no NaN (an AUC is undefined when a split holds one class)."""
+    return {k: None if isinstance(v, float) and math.isnan(v) else v for k, v in metrics.items()}
+
+
+def plot_roc_pr_curves(y: np.ndarray, p: np.ndarray, directory: str | Path) -> None:
+    """Write roc_curve.png and pr_curve.png; with one class only, each says why it has no curve."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from sklearn.metrics import auc, precision_recall_curve, roc_curve
+
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    both_classes = len(np.unique(y)) == 2
+    for name, title in (("roc_curve", "ROC curve"), ("pr_curve", "Precision-recall curve")):
+        fig, ax = plt.subplots(figsize=(5, 5))
+        if not both_classes:
+            ax.text(0.5, 0.5, "undefined: the split holds one class", ha="center", va="center")
+        elif name == "roc_curve":
+            fpr, tpr, _ = roc_curve(y, p)
+            ax.plot(fpr, tpr, label=f"AUC = {auc(fpr, tpr):.3f}")
+            ax.plot([0, 1], [0, 1], linestyle="--", color="grey")
+            ax.set(xlabel="False positive rate", ylabel="True positive rate")
+            ax.legend(loc="lower right")
+        else:
+            precision, recall, _ = precision_recall_curve(y, p)
+            ax.step(recall, precision, where="post", label=f"positive rate = {y.mean():.3f}")
+            ax.set(xlabel="Recall", ylabel="Precision", ylim=(0, 1.02))
+            ax.legend(loc="lower left")
+        ax.set_title(title)
+        fig.tight_layout()
+        fig.savefig(directory / f"{name}.png", dpi=100)
+        plt.close(fig)

@@ -1,0 +1,280 @@
+"""ModelCalibration: fit a calibrator on scored data and report how much it improves calibration.
+
+The fitted calibrator is plain JSON (no pickle) in one of the three forms `_tabular.apply_calibration`
+reads, so the serving code applies exactly the mapping fitted here. Metrics are in-sample: the
+calibrator is fitted and measured on the same rows.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from _tabular import (
+    CALIBRATION_FILE,
+    StepInputError,
+    apply_calibration,
+    env_int,
+    env_str,
+    expected_calibration_error,
+    read_table,
+    save_json,
+)
+
+CONTAINER_INPUTS = {"evaluation_data": "/opt/ml/processing/input/eval_data"}
+CONTAINER_OUTPUTS = {
+    "calibration_output": "/opt/ml/processing/output/calibration",
+    "metrics_output": "/opt/ml/processing/output/metrics",
+    "calibrated_data": "/opt/ml/processing/output/calibrated_data",
+}
+ENV_VARS = ["LABEL_FIELD", "SCORE_FIELD", "CALIBRATION_METHOD", "N_BINS"]
+
+PREDICTIONS_FILE = "predictions.parquet"
+METRICS_FILE = "calibration_metrics.json"
+PLOT_FILE = "reliability.png"
+CALIBRATED_COLUMN = "calibrated_prob"
+METHODS = ("isotonic", "sigmoid", "percentile")
+N_PERCENTILE_QUANTILES = 1001
+
+
+# ---------------------------------------------------------------- input
+
+
+def read_predictions(directory: str | Path) -> pd.DataFrame:
+    """predictions.parquet when present (the evaluation steps' layout), else the folder's table."""
+    path = Path(directory) / PREDICTIONS_FILE
+    return pd.read_parquet(path) if path.is_file() else read_table(directory)
+
+
+def labels_and_scores(
+    df: pd.DataFrame, label_field: str, score_field: str
+) -> tuple[np.ndarray, np.ndarray]:
+    """The 0/1 labels and [0, 1] scores to fit on, rejecting what a binary calibrator cannot use."""
+    for name, variable in ((label_field, "LABEL_FIELD"), (score_field, "SCORE_FIELD")):
+        if name not in df.columns:
+            raise StepInputError(
+                f"{PREDICTIONS_FILE} has no column {name!r} (named by {variable}); "
+                f"columns are {list(df.columns)}"
+            )
+    y = pd.to_numeric(df[label_field], errors="coerce").to_numpy(dtype=np.float64)
+    p = pd.to_numeric(df[score_field], errors="coerce").to_numpy(dtype=np.float64)
+    if not np.isin(y, (0.0, 1.0)).all():
+        raise StepInputError(
+            f"label column {label_field!r} must hold only 0 and 1 (binary calibration only)"
+        )
+    if len(np.unique(y)) < 2:
+        raise StepInputError(
+            f"label column {label_field!r} holds a single class ({int(y[0]) if len(y) else 'no rows'}); "
+            "calibration needs both positives and negatives"
+        )
+    if not (np.isfinite(p).all() and (p >= 0).all() and (p <= 1).all()):
+        raise StepInputError(
+            f"score column {score_field!r} must hold probabilities in [0, 1] without missing values"
+        )
+    return y, p
+
+
+# ---------------------------------------------------------------- calibrators
+
+
+def fit_isotonic(y: np.ndarray, p: np.ndarray) -> dict[str, Any]:
+    """Isotonic regression; its thresholds interpolated linearly and clipped at the ends are
+    exactly what `IsotonicRegression(out_of_bounds="clip").predict` computes."""
+    from sklearn.isotonic import IsotonicRegression
+
+    iso = IsotonicRegression(y_min=0.0, y_max=1.0, increasing=True, out_of_bounds="clip").fit(p, y)
+    return {"method": "isotonic", "x": iso.X_thresholds_.tolist(), "y": iso.y_thresholds_.tolist()}
+
+
+def fit_sigmoid(y: np.ndarray, p: np.ndarray, max_iter: int = 100) -> dict[str, Any]:
+    """Platt scaling, p_cal = 1 / (1 + exp(a * p + b)), by Newton's method on the log loss.
+
+    Uses Platt's smoothed targets (N+ + 1) / (N+ + 2) and 1 / (N- + 2) instead of 1 and 0, which
+    keeps a and b finite when the score separates the classes perfectly.
+    """
+    n_pos, n_neg = float(y.sum()), float(len(y) - y.sum())
+    target = np.where(y == 1, (n_pos + 1) / (n_pos + 2), 1 / (n_neg + 2))
+    design = np.column_stack([p, np.ones_like(p)])
+    theta = np.array([0.0, np.log((n_neg + 1) / (n_pos + 1))])
+    loss = _platt_loss(theta, design, target)
+    for _ in range(max_iter):
+        prob = _platt_prob(theta, design)
+        gradient = design.T @ (target - prob)
+        hessian = design.T @ (design * (prob * (1 - prob))[:, None]) + 1e-12 * np.eye(2)
+        step = np.linalg.solve(hessian, gradient)
+        theta, new_loss = _backtrack(theta, step, loss, design, target)
+        if loss - new_loss < 1e-12:
+            break
+        loss = new_loss
+    return {"method": "sigmoid", "a": float(theta[0]), "b": float(theta[1])}
+
+
+def _platt_prob(theta: np.ndarray, design: np.ndarray) -> np.ndarray:
+    return 1.0 / (1.0 + np.exp(np.clip(design @ theta, -500, 500)))
+
+
+def _platt_loss(theta: np.ndarray, design: np.ndarray, target: np.ndarray) -> float:
+    # log(1 + exp(f)) written with logaddexp so large |f| neither overflows nor loses precision
+    f = design @ theta
+    return float(np.sum(target * np.logaddexp(0, f) + (1 - target) * np.logaddexp(0, -f)))
+
+
+def _backtrack(
+    theta: np.ndarray, step: np.ndarray, loss: float, design: np.ndarray, target: np.ndarray
+) -> tuple[np.ndarray, float]:
+    """Halve the Newton step until the loss does not increase, so the solve cannot diverge."""
+    scale = 1.0
+    for _ in range(30):
+        candidate = theta - scale * step
+        candidate_loss = _platt_loss(candidate, design, target)
+        if candidate_loss <= loss:
+            return candidate, candidate_loss
+        scale /= 2
+    return theta, loss
+
+
+def fit_percentile(p: np.ndarray, n_quantiles: int = N_PERCENTILE_QUANTILES) -> dict[str, Any]:
+    """Map a score to the share of fitted scores at or below it (its empirical percentile).
+
+    Quantiles of tied scores are merged so the interpolation grid strictly increases.
+    """
+    quantiles = np.unique(np.quantile(p, np.linspace(0.0, 1.0, n_quantiles)))
+    levels = np.searchsorted(np.sort(p), quantiles, side="right") / len(p)
+    return {
+        "method": "percentile",
+        "score_quantiles": quantiles.tolist(),
+        "levels": levels.tolist(),
+    }
+
+
+def fit_calibration(method: str, y: np.ndarray, p: np.ndarray) -> dict[str, Any]:
+    if method == "isotonic":
+        return fit_isotonic(y, p)
+    if method == "sigmoid":
+        return fit_sigmoid(y, p)
+    if method == "percentile":
+        return fit_percentile(p)
+    raise StepInputError(
+        f"CALIBRATION_METHOD={method!r} is not supported; use one of {list(METHODS)}"
+    )
+
+
+# ---------------------------------------------------------------- report
+
+
+def brier_score(y: np.ndarray, p: np.ndarray) -> float:
+    return float(np.mean((p - y) ** 2))
+
+
+def calibration_metrics(
+    y: np.ndarray, raw: np.ndarray, calibrated: np.ndarray, method: str, n_bins: int
+) -> dict[str, Any]:
+    return {
+        "method": method,
+        "n_bins": n_bins,
+        "n_samples": len(y),
+        "positive_rate": float(y.mean()),
+        "ece_before": expected_calibration_error(y, raw, n_bins),
+        "ece_after": expected_calibration_error(y, calibrated, n_bins),
+        "brier_before": brier_score(y, raw),
+        "brier_after": brier_score(y, calibrated),
+        "in_sample": True,
+    }
+
+
+def reliability_curve(y: np.ndarray, p: np.ndarray, n_bins: int) -> tuple[np.ndarray, np.ndarray]:
+    """Mean predicted and observed positive rate in each non-empty equal-width bin (as in ECE)."""
+    bins = np.minimum((p * n_bins).astype(int), n_bins - 1)
+    filled = [b for b in range(n_bins) if (bins == b).any()]
+    return (
+        np.array([p[bins == b].mean() for b in filled]),
+        np.array([y[bins == b].mean() for b in filled]),
+    )
+
+
+def plot_reliability(
+    y: np.ndarray, raw: np.ndarray, calibrated: np.ndarray, n_bins: int, path: Path
+) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(5, 5))
+    ax.plot([0, 1], [0, 1], linestyle="--", color="grey", label="perfectly calibrated")
+    for scores, name in ((raw, "before"), (calibrated, "after")):
+        predicted, observed = reliability_curve(y, scores, n_bins)
+        ece = expected_calibration_error(y, scores, n_bins)
+        ax.plot(predicted, observed, marker="o", label=f"{name} (ECE {ece:.3f})")
+    ax.set_xlabel("mean predicted probability")
+    ax.set_ylabel("observed positive rate")
+    ax.set_xlim(0, 1)
+    ax.set_ylim(0, 1)
+    ax.legend(loc="upper left")
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
+# ---------------------------------------------------------------- step
+
+
+def main(
+    input_paths: dict[str, str],
+    output_paths: dict[str, str],
+    environ_vars: dict[str, str],
+    job_args: dict[str, Any],
+) -> dict[str, float]:
+    label_field = env_str(environ_vars, "LABEL_FIELD")
+    if label_field is None:
+        raise StepInputError(
+            "environment variable LABEL_FIELD is not set; it names the label column"
+        )
+    score_field = env_str(environ_vars, "SCORE_FIELD", "prob")
+    method = (env_str(environ_vars, "CALIBRATION_METHOD", "isotonic") or "").strip().lower()
+    n_bins = env_int(environ_vars, "N_BINS", 10)
+    if n_bins < 1:
+        raise StepInputError(f"N_BINS={n_bins} must be a positive integer")
+    if method not in METHODS:
+        raise StepInputError(
+            f"CALIBRATION_METHOD={method!r} is not supported; use one of {list(METHODS)}"
+        )
+
+    df = read_predictions(input_paths["evaluation_data"])
+    y, raw = labels_and_scores(df, label_field, score_field)
+    calibration = fit_calibration(method, y, raw)
+    calibrated = apply_calibration(raw, calibration)
+
+    save_json(calibration, Path(output_paths["calibration_output"]) / CALIBRATION_FILE)
+    metrics_dir = Path(output_paths["metrics_output"])
+    metrics = calibration_metrics(y, raw, calibrated, method, n_bins)
+    save_json(metrics, metrics_dir / METRICS_FILE)
+    # a copy beside the calibrator travels into the package, where Registration reads it
+    save_json(metrics, Path(output_paths["calibration_output"]) / METRICS_FILE)
+    plot_reliability(y, raw, calibrated, n_bins, metrics_dir / PLOT_FILE)
+    out_dir = Path(output_paths["calibrated_data"])
+    out_dir.mkdir(parents=True, exist_ok=True)
+    df.assign(**{CALIBRATED_COLUMN: calibrated}).to_parquet(out_dir / PREDICTIONS_FILE, index=False)
+    return {
+        k: float(metrics[k]) for k in ("ece_before", "ece_after", "brier_before", "brier_after")
+    }
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--job_type", default="calibration")
+    args = parser.parse_args()
+    for folder in CONTAINER_OUTPUTS.values():
+        os.makedirs(folder, exist_ok=True)
+    result = main(
+        dict(CONTAINER_INPUTS),
+        dict(CONTAINER_OUTPUTS),
+        {name: os.environ[name] for name in ENV_VARS if name in os.environ},
+        {"job_type": args.job_type},
+    )
+    print(json.dumps(result, indent=2))

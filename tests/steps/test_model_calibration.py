@@ -1,0 +1,136 @@
+"""ModelCalibration: fits each calibrator on a deliberately miscalibrated score, checks it helps and
+that the JSON it writes reproduces, through `_tabular.apply_calibration`, what the step computed."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import model_calibration as step
+import numpy as np
+import pandas as pd
+import pytest
+from _fixtures import assert_matches_spec
+from _tabular import StepInputError, apply_calibration
+
+
+def miscalibrated(n: int = 4000, seed: int = 0) -> pd.DataFrame:
+    """Labels drawn with probability t, scored as t**3: right ranking, far too low probabilities."""
+    rng = np.random.default_rng(seed)
+    truth = rng.uniform(size=n)
+    label = (rng.uniform(size=n) < truth).astype(int)
+    return pd.DataFrame({"id": np.arange(n), "label": label, "prob": truth**3})
+
+
+def run(tmp_path: Path, df: pd.DataFrame, **env: str) -> dict[str, float]:
+    (tmp_path / "eval").mkdir()
+    df.to_parquet(tmp_path / "eval" / "predictions.parquet", index=False)
+    outputs = {name: str(tmp_path / name) for name in step.CONTAINER_OUTPUTS}
+    environ = {"LABEL_FIELD": "label", **env}
+    return step.main(
+        {"evaluation_data": str(tmp_path / "eval")}, outputs, environ, {"job_type": "calibration"}
+    )
+
+
+def outputs(tmp_path: Path) -> tuple[dict, dict, pd.DataFrame]:
+    calibration = json.loads((tmp_path / "calibration_output" / "calibration.json").read_text())
+    metrics = json.loads((tmp_path / "metrics_output" / "calibration_metrics.json").read_text())
+    calibrated = pd.read_parquet(tmp_path / "calibrated_data" / "predictions.parquet")
+    return calibration, metrics, calibrated
+
+
+def test_constants_match_spec() -> None:
+    assert_matches_spec(step, "model_calibration")
+
+
+@pytest.mark.parametrize("method", ["isotonic", "sigmoid", "percentile"])
+def test_calibration_lowers_error_and_its_json_reproduces_the_step(
+    tmp_path: Path, method: str
+) -> None:
+    headline = run(tmp_path, miscalibrated(), CALIBRATION_METHOD=method, N_BINS="15")
+    calibration, metrics, calibrated = outputs(tmp_path)
+
+    assert calibration["method"] == method
+    assert metrics["n_bins"] == 15
+    assert headline["ece_before"] > 0.2
+    assert headline["ece_after"] < headline["ece_before"] / 3
+    assert headline["brier_after"] < headline["brier_before"]
+    assert headline == {k: metrics[k] for k in headline}
+    assert list(calibrated.columns) == ["id", "label", "prob", "calibrated_prob"]
+    reapplied = apply_calibration(calibrated["prob"].to_numpy(), calibration)
+    np.testing.assert_allclose(reapplied, calibrated["calibrated_prob"], rtol=0, atol=1e-12)
+    assert (tmp_path / "metrics_output" / "reliability.png").read_bytes()[
+        :8
+    ] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_isotonic_is_monotone_and_matches_sklearn(tmp_path: Path) -> None:
+    from sklearn.isotonic import IsotonicRegression
+
+    df = miscalibrated()
+    run(tmp_path, df, CALIBRATION_METHOD="isotonic")
+    calibration, _, calibrated = outputs(tmp_path)
+
+    assert np.all(np.diff(calibration["x"]) > 0)
+    assert np.all(np.diff(calibration["y"]) >= 0)
+    ordered = calibrated.sort_values("prob")["calibrated_prob"].to_numpy()
+    assert np.all(np.diff(ordered) >= 0)
+    iso = IsotonicRegression(out_of_bounds="clip").fit(df["prob"], df["label"])
+    outside = np.array([-0.5, 0.0, 0.3, 1.0, 1.5])
+    np.testing.assert_allclose(
+        apply_calibration(outside, calibration), iso.predict(outside), atol=1e-12
+    )
+
+
+def test_sigmoid_recovers_a_true_platt_curve(tmp_path: Path) -> None:
+    rng = np.random.default_rng(1)
+    score = rng.uniform(size=20000)
+    label = (rng.uniform(size=score.size) < 1 / (1 + np.exp(-6 * score + 3))).astype(int)
+    run(tmp_path, pd.DataFrame({"label": label, "prob": score}), CALIBRATION_METHOD="sigmoid")
+    calibration, _, _ = outputs(tmp_path)
+
+    assert calibration["a"] == pytest.approx(-6, abs=0.3)
+    assert calibration["b"] == pytest.approx(3, abs=0.2)
+
+
+def test_sigmoid_stays_finite_when_the_score_separates_the_classes(tmp_path: Path) -> None:
+    df = pd.DataFrame({"label": [0] * 50 + [1] * 50, "prob": [0.1] * 50 + [0.9] * 50})
+    run(tmp_path, df, CALIBRATION_METHOD="sigmoid")
+    calibration, _, calibrated = outputs(tmp_path)
+
+    assert np.isfinite([calibration["a"], calibration["b"]]).all()
+    assert calibrated["calibrated_prob"].between(0.5, 1).sum() == 50
+
+
+def test_percentile_grid_is_deduplicated_and_monotone(tmp_path: Path) -> None:
+    df = miscalibrated().assign(prob=lambda d: d["prob"].round(2))  # many tied scores
+    run(tmp_path, df, CALIBRATION_METHOD="percentile", SCORE_FIELD="prob")
+    calibration, _, calibrated = outputs(tmp_path)
+
+    quantiles, levels = np.array(calibration["score_quantiles"]), np.array(calibration["levels"])
+    assert len(quantiles) <= 1001
+    assert np.all(np.diff(quantiles) > 0)
+    assert np.all(np.diff(levels) >= 0)
+    assert levels[-1] == 1.0
+    share_below = (df["prob"].to_numpy()[:, None] <= df["prob"].to_numpy()[None, :]).mean(axis=0)
+    np.testing.assert_allclose(calibrated["calibrated_prob"], share_below, atol=1e-12)
+
+
+@pytest.mark.parametrize(
+    ("df", "env", "message"),
+    [
+        (miscalibrated(100), {"CALIBRATION_METHOD": "beta"}, "CALIBRATION_METHOD='beta'"),
+        (miscalibrated(100), {"SCORE_FIELD": "score"}, "no column 'score'"),
+        (miscalibrated(100).rename(columns={"label": "y"}), {}, "no column 'label'"),
+        (miscalibrated(100).assign(label=1), {}, "single class"),
+        (miscalibrated(100).assign(label=2), {}, "only 0 and 1"),
+        (miscalibrated(100).assign(prob=np.nan), {}, "probabilities in [0, 1]"),
+        (miscalibrated(100), {"N_BINS": "ten"}, "N_BINS"),
+    ],
+)
+def test_unusable_input_is_named(
+    tmp_path: Path, df: pd.DataFrame, env: dict[str, str], message: str
+) -> None:
+    with pytest.raises(StepInputError, match=re.escape(message)):
+        run(tmp_path, df, **env)
