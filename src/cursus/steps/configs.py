@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 _PIPELINE_NAME = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9-]{0,80}[A-Za-z0-9])?$")
 _SEMVER = re.compile(r"^\d+\.\d+\.\d+(?:[-+][0-9A-Za-z.-]+)?$")
@@ -70,12 +70,28 @@ class BasePipelineConfig(BaseModel):
         return value
 
 
+# The bundled sample: 70% of breast_cancer trains, the other 30% evaluates and calibrates.
+SAMPLE_TRAINING_SOURCE = "sklearn:breast_cancer?fraction=0.3&seed=7&part=rest"
+SAMPLE_HOLDOUT_SOURCE = "sklearn:breast_cancer?fraction=0.3&seed=7"
+
+
 class DataLoadingConfig(BasePipelineConfig):
     data_source: str = Field(
-        default="sklearn:breast_cancer",
-        description="path or s3:// URI (csv, parquet, jsonl), sklearn:<dataset>, or synthetic:classification?rows=N",
+        default=None,  # type: ignore[assignment]  # filled from job_type below
+        description="path or s3:// URI (csv, parquet, jsonl), sklearn:<dataset>, or "
+        "synthetic:classification?rows=N; ?fraction=F&seed=S[&part=rest] takes a disjoint part",
     )
     random_seed: int = 42
+
+    @model_validator(mode="after")
+    def _sample_source(self) -> DataLoadingConfig:
+        """Unset, the source is the bundled sample, split so no holdout row was trained on."""
+        if self.data_source is None:
+            training = self.job_type in (None, "training")
+            object.__setattr__(
+                self, "data_source", SAMPLE_TRAINING_SOURCE if training else SAMPLE_HOLDOUT_SOURCE
+            )
+        return self
 
 
 class TabularPreprocessingConfig(BasePipelineConfig):
@@ -97,7 +113,8 @@ class XGBoostHyperparameters(BaseModel):
     colsample_bytree: float = Field(default=1.0, gt=0, le=1)
     min_child_weight: float = Field(default=1.0, ge=0)
     early_stopping_rounds: int = Field(default=20, ge=1)
-    eval_metric: Literal["auc", "logloss", "aucpr", "error"] = "auc"
+    # log loss keeps improving after AUC saturates, so early stopping on it keeps enough trees
+    eval_metric: Literal["auc", "logloss", "aucpr", "error"] = "logloss"
     objective: Literal["binary:logistic"] = "binary:logistic"
     seed: int = 0
     nthread: int = Field(default=1, ge=1)
