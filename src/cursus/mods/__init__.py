@@ -1,0 +1,1 @@
+"""MODS: decorated templates, the template registry and execution documents."""

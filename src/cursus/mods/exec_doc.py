@@ -1,0 +1,150 @@
+"""Execution documents: the run-time configuration of each step, as MODS reads it.
+
+{"PIPELINE_STEP_CONFIGS": {"<step>": {"STEP_CONFIG": {...}, "STEP_TYPE": ["<StepType>", "<job kind>"]}},
+ "PIPELINE_ADDITIONAL_PARAMS": {...pipeline metadata and parameters...}}
+
+A document is generated from a compiled Plan, validated against a JSON Schema, and accepted by
+the local runner (its STEP_CONFIG values override the config) and by SageMaker starts. Values
+whose key names a secret never appear in a document.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+
+from cursus.core.plan import Plan
+from cursus.errors import ConfigError
+
+SECRET_KEY = re.compile(
+    r"(secret|password|passwd|token|api[_-]?key|credential|private[_-]?key)", re.IGNORECASE
+)
+# structural fields: changing them changes the pipeline's shape, not a run
+NOT_RUNTIME = {"class", "job_type", "input_bindings", "pipeline_name", "pipeline_version", "author"}
+
+SCHEMA: dict[str, Any] = {
+    "$schema": "https://json-schema.org/draft/2020-12/schema",
+    "title": "Cursus execution document",
+    "type": "object",
+    "required": ["PIPELINE_STEP_CONFIGS", "PIPELINE_ADDITIONAL_PARAMS"],
+    "additionalProperties": False,
+    "properties": {
+        "PIPELINE_STEP_CONFIGS": {
+            "type": "object",
+            "minProperties": 1,
+            "additionalProperties": {
+                "type": "object",
+                "required": ["STEP_CONFIG", "STEP_TYPE"],
+                "additionalProperties": False,
+                "properties": {
+                    "STEP_CONFIG": {"type": "object"},
+                    "STEP_TYPE": {"type": "array", "items": {"type": "string"}, "minItems": 1},
+                },
+            },
+        },
+        "PIPELINE_ADDITIONAL_PARAMS": {"type": "object"},
+    },
+}
+
+
+def _redact(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _redact(v) for k, v in value.items() if not SECRET_KEY.search(str(k))}
+    if isinstance(value, list):
+        return [_redact(v) for v in value]
+    return value
+
+
+def generate_execution_document(plan: Plan) -> dict[str, Any]:
+    steps = {
+        step.name: {
+            "STEP_CONFIG": _redact({k: v for k, v in step.config.items() if k not in NOT_RUNTIME}),
+            "STEP_TYPE": [step.step_type, step.job_kind],
+        }
+        for step in plan.steps
+    }
+    params = _redact({**plan.pipeline, "parameters": plan.parameters})
+    return {"PIPELINE_STEP_CONFIGS": steps, "PIPELINE_ADDITIONAL_PARAMS": params}
+
+
+def validate_execution_document(
+    doc: Any, plan: Plan | None = None, source: str = "<document>"
+) -> list[str]:
+    """Every problem with a document, as messages naming the field; empty when it is valid."""
+    import jsonschema
+
+    validator = jsonschema.Draft202012Validator(SCHEMA)
+    problems = [
+        f"{source}: field '{'.'.join(str(p) for p in err.absolute_path) or '(top level)'}': {err.message}"
+        for err in sorted(validator.iter_errors(doc), key=lambda e: list(e.absolute_path))
+    ]
+    if problems or plan is None:
+        return problems
+    known = {s.name: s for s in plan.steps}
+    for name, section in doc["PIPELINE_STEP_CONFIGS"].items():
+        if name not in known:
+            problems.append(
+                f"{source}: step '{name}' is not in the pipeline (steps: {', '.join(known)})"
+            )
+            continue
+        config_class = _config_class(known[name].config["class"])
+        for key in section["STEP_CONFIG"]:
+            if key in NOT_RUNTIME:
+                problems.append(
+                    f"{source}: step '{name}', field '{key}' shapes the pipeline; change it in the config"
+                )
+            elif key not in config_class.model_fields:
+                problems.append(
+                    f"{source}: step '{name}', unknown field '{key}' for {config_class.__name__}"
+                )
+    return problems
+
+
+def _config_class(name: str) -> Any:
+    from cursus.steps.configs import CONFIG_CLASSES
+
+    return CONFIG_CLASSES[name]
+
+
+def load_execution_document(path: str | Path) -> dict[str, Any]:
+    path = Path(path)
+    try:
+        doc = json.loads(path.read_text())
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: no such execution document") from None
+    except json.JSONDecodeError as exc:
+        raise ConfigError(f"{path}: not valid JSON (line {exc.lineno}: {exc.msg})") from None
+    problems = validate_execution_document(doc, source=str(path))
+    if problems:
+        raise ConfigError(
+            problems[0] + (f" (and {len(problems) - 1} more)" if len(problems) > 1 else "")
+        )
+    return doc
+
+
+def apply_execution_document(
+    configs: dict[str, Any], doc: dict[str, Any], source: str = "<document>"
+) -> dict[str, Any]:
+    """New config objects with the document's run-time values; the originals stay as they were."""
+    updated = dict(configs)
+    for name, section in doc["PIPELINE_STEP_CONFIGS"].items():
+        if name not in configs:
+            raise ConfigError(f"{source}: step '{name}' is not in the pipeline")
+        values = {k: v for k, v in section["STEP_CONFIG"].items() if k not in NOT_RUNTIME}
+        current = configs[name]
+        unknown = [k for k in values if k not in type(current).model_fields]
+        if unknown:
+            raise ConfigError(
+                f"{source}: step '{name}', unknown field '{unknown[0]}' for {type(current).__name__}"
+            )
+        try:
+            updated[name] = type(current).model_validate({**current.model_dump(), **values})
+        except ValidationError as exc:
+            err = exc.errors()[0]
+            field = ".".join(str(p) for p in err["loc"])
+            raise ConfigError(f"{source}: step '{name}', field '{field}': {err['msg']}") from None
+    return updated
