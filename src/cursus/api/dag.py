@@ -26,8 +26,9 @@ class PipelineDAG:
     ) -> None:
         self.description = description
         self._nodes: dict[str, None] = {}
-        self._succ: dict[str, list[str]] = {}
-        self._pred: dict[str, list[str]] = {}
+        # successor and predecessor "sets" as dicts, so they keep insertion order
+        self._succ: dict[str, dict[str, None]] = {}
+        self._pred: dict[str, dict[str, None]] = {}
         for node in nodes or ():
             self.add_node(node)
         for src, dst in edges or ():
@@ -41,34 +42,44 @@ class PipelineDAG:
                 f"node name {name!r} is not a non-empty string; name nodes like 'XGBoostTraining'"
             )
         if name in self._nodes:
-            raise DAGError(f"node '{name}' is added twice; each node name must be unique")
+            raise DAGError(
+                f"node '{name}' is added twice; remove the duplicate, or tell the two apart with "
+                f"a job type suffix such as '{name}_calibration'"
+            )
         self._nodes[name] = None
-        self._succ[name] = []
-        self._pred[name] = []
+        self._succ[name] = {}
+        self._pred[name] = {}
 
     def add_edge(self, src: str, dst: str) -> None:
-        self._add_edge(src, dst)
-        if self._reaches(dst, src):
-            self._succ[src].pop()
-            self._pred[dst].pop()
-            cycle = [*self._path(dst, src), dst]
-            raise DAGError(
-                f"edge {src} -> {dst} would make a cycle: {' -> '.join(cycle)}; remove one of its edges"
-            )
+        self._check_edge(src, dst)
+        if self._pred[src] and self._succ[dst]:  # otherwise the edge cannot close a cycle
+            path = self._path(dst, src)
+            if path:
+                raise DAGError(
+                    f"edge {src} -> {dst} would make a cycle: {' -> '.join([*path, dst])}; "
+                    "remove one of its edges"
+                )
+        self._succ[src][dst] = None
+        self._pred[dst][src] = None
 
-    def _add_edge(self, src: str, dst: str) -> None:
-        """Add an edge with every check but the cycle check (bulk loads check cycles once)."""
+    def _check_edge(self, src: str, dst: str) -> None:
+        """Every check of an edge but the cycle check (bulk loads check cycles once)."""
         for end in (src, dst):
+            if not isinstance(end, str):
+                raise DAGError(
+                    f"edge {src!r} -> {dst!r} has an end that is not a node name; write edges as "
+                    '["FromNode", "ToNode"]'
+                )
             if end not in self._nodes:
                 raise DAGError(
                     f"edge {src} -> {dst} names unknown node '{end}'; add the node first"
                 )
         if src == dst:
-            raise DAGError(f"edge {src} -> {dst} is a self-loop; a step cannot feed itself")
+            raise DAGError(
+                f"edge {src} -> {dst} is a self-loop; a step cannot feed itself, remove the edge"
+            )
         if dst in self._succ[src]:
-            raise DAGError(f"edge {src} -> {dst} is added twice")
-        self._succ[src].append(dst)
-        self._pred[dst].append(src)
+            raise DAGError(f"edge {src} -> {dst} is added twice; remove the duplicate")
 
     # ------------------------------------------------------------------ queries
 
@@ -159,14 +170,16 @@ class PipelineDAG:
             raise DAGError(f'{source}: "dag.edges" must be a list of [from, to] pairs')
         if not nodes:
             raise DAGError(f'{source}: the DAG has no nodes; list at least one step in "dag.nodes"')
-        dag = cls(description=str(body.get("description", "")))
+        dag = cls(description=str(body.get("description") or ""))
         try:
             for node in nodes:
                 dag.add_node(node)
             for i, edge in enumerate(edges):
                 if not (isinstance(edge, list | tuple) and len(edge) == 2):
                     raise DAGError(f'"dag.edges[{i}]" is {edge!r}; each edge is a [from, to] pair')
-                dag._add_edge(edge[0], edge[1])
+                dag._check_edge(edge[0], edge[1])
+                dag._succ[edge[0]][edge[1]] = None
+                dag._pred[edge[1]][edge[0]] = None
             dag._check_acyclic()
         except DAGError as exc:
             raise DAGError(f"{source}: {exc}") from None
@@ -179,9 +192,14 @@ class PipelineDAG:
             data = json.loads(path.read_text())
         except FileNotFoundError:
             raise DAGError(f"{path}: no such DAG file") from None
+        except UnicodeDecodeError:
+            raise DAGError(f"{path}: not a text file; a DAG file is UTF-8 JSON") from None
+        except OSError as exc:
+            raise DAGError(f"{path}: cannot be read ({exc.strerror}); pass a DAG file") from None
         except json.JSONDecodeError as exc:
             raise DAGError(
-                f"{path}: not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg})"
+                f"{path}: not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg}); fix "
+                "the syntax there"
             ) from None
         return cls.from_dict(data, source=str(path))
 
@@ -191,7 +209,7 @@ class PipelineDAG:
         if node not in self._nodes:
             raise DAGError(f"unknown node '{node}'")
 
-    def _closure(self, node: str, links: dict[str, list[str]]) -> set[str]:
+    def _closure(self, node: str, links: dict[str, dict[str, None]]) -> set[str]:
         self._require(node)
         seen: set[str] = set()
         stack = list(links[node])
@@ -218,27 +236,23 @@ class PipelineDAG:
         cycle.append(cycle[0])
         raise DAGError(f"the DAG has a cycle: {' -> '.join(cycle)}; remove one of its edges")
 
-    def _reaches(self, start: str, goal: str) -> bool:
-        return start == goal or goal in self._closure(start, self._succ)
-
     def _path(self, start: str, goal: str) -> list[str]:
-        """A path start -> goal (both included), for naming a cycle."""
+        """A path start -> goal (both included), or [] if there is none; stops once goal is seen."""
         parent: dict[str, str | None] = {start: None}
         stack = [start]
         while stack:
             cur = stack.pop()
-            if cur == goal:
-                break
             for nxt in self._succ[cur]:
-                if nxt not in parent:
-                    parent[nxt] = cur
-                    stack.append(nxt)
-        path: list[str] = []
-        cur: str | None = goal
-        while cur is not None:
-            path.append(cur)
-            cur = parent[cur]
-        return path[::-1]
+                if nxt in parent:
+                    continue
+                parent[nxt] = cur
+                if nxt == goal:
+                    path = [goal]
+                    while (up := parent[path[-1]]) is not None:
+                        path.append(up)
+                    return path[::-1]
+                stack.append(nxt)
+        return []
 
     def __repr__(self) -> str:
         return f"PipelineDAG(nodes={len(self._nodes)}, edges={len(self.edges)})"

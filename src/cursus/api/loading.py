@@ -55,7 +55,10 @@ def _from_python(path: Path) -> PipelineDAG:
     finally:
         sys.modules.pop(name, None)
     factory = getattr(module, "create_dag", None)
-    dag = factory() if callable(factory) else getattr(module, "dag", None)
+    try:
+        dag = factory() if callable(factory) else getattr(module, "dag", None)
+    except Exception as exc:  # as above: the user's code, reported as a DAG problem
+        raise DAGError(f"{path}: create_dag() failed: {type(exc).__name__}: {exc}") from None
     if not isinstance(dag, PipelineDAG):
         raise DAGError(
             f"{path}: define `create_dag()` returning a PipelineDAG, or a module-level `dag`"

@@ -16,7 +16,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from cursus.api.dag import PipelineDAG
-from cursus.errors import ConfigError, CursusError, ValidationFailed
+from cursus.errors import ConfigError, CursusError, ValidationFailed, describe_validation_error
 from cursus.steps.configs import CONFIG_CLASSES, BasePipelineConfig
 from cursus.steps.registry import get_step_type, split_node_name
 
@@ -31,9 +31,14 @@ def read_config_json(path: str | Path) -> dict[str, Any]:
         raise ConfigError(
             f"{path}: no such config file; create one with `cursus config init DAG -o {path}`"
         ) from None
+    except UnicodeDecodeError:
+        raise ConfigError(f"{path}: not a text file; a config file is UTF-8 JSON") from None
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot be read ({exc.strerror}); pass a config file") from None
     except json.JSONDecodeError as exc:
         raise ConfigError(
-            f"{path}: not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg})"
+            f"{path}: not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg}); fix the "
+            "syntax there"
         ) from None
     _check_shape(data, path)
     return data
@@ -59,17 +64,33 @@ def _check_shape(data: Any, path: Path | str) -> None:
             raise ConfigError(
                 f'{path}: "configuration.specific.{node}" must be an object of field values'
             )
+    for node, class_name in data["metadata"]["config_types"].items():
+        if not isinstance(class_name, str):
+            raise ConfigError(
+                f'{path}: "metadata.config_types.{node}" is {class_name!r}; it must name a config '
+                'class, e.g. "XGBoostTrainingConfig"'
+            )
 
 
 def load_configs(path: str | Path, dag: PipelineDAG | None = None) -> Configs:
     """Build every node's config object; all problems are reported together."""
-    data = read_config_json(path)
-    configs, problems = _build_configs(data, str(path))
+    configs, problems, broken = read_configs(path)
     if dag is not None:
-        problems += check_configs_cover_dag(configs, dag, str(path))
+        problems += check_configs_cover_dag(configs, dag, str(path), skip=broken)
     if problems:
         raise problems[0] if len(problems) == 1 else ValidationFailed(problems)
     return configs
+
+
+def read_configs(path: str | Path) -> tuple[Configs, list[CursusError], set[str]]:
+    """The configs that build, the problems of the file, and the nodes whose config failed.
+
+    For a validator that goes on to check the DAG with what did build; a file of the wrong shape
+    is still an error raised at once.
+    """
+    data = read_config_json(path)
+    configs, problems = _build_configs(data, str(path))
+    return configs, problems, set(data["metadata"]["config_types"]) - set(configs)
 
 
 def _build_configs(data: dict[str, Any], source: str) -> tuple[Configs, list[CursusError]]:
@@ -79,9 +100,12 @@ def _build_configs(data: dict[str, Any], source: str) -> tuple[Configs, list[Cur
     problems: list[CursusError] = []
     for node in specific:
         if node not in types:
+            step_type, _ = _split_or_none(node)
+            example = get_step_type(step_type).config_class.__name__ if step_type else "<Class>"
             problems.append(
                 ConfigError(
-                    f'{source}: node \'{node}\' has values under "specific" but no entry in "metadata.config_types"'
+                    f"{source}: node '{node}' has values under \"specific\" but no entry in "
+                    f'"metadata.config_types"; add "{node}": "{example}" there'
                 )
             )
     all_fields = {f for cls in CONFIG_CLASSES.values() for f in cls.model_fields}
@@ -89,54 +113,71 @@ def _build_configs(data: dict[str, Any], source: str) -> tuple[Configs, list[Cur
         if name not in all_fields:
             problems.append(
                 ConfigError(
-                    f"{source}: shared field '{name}' is not a field of any config class{_hint(name, all_fields)}"
+                    f"{source}: shared field '{name}' is not a field of any config class"
+                    f"{_hint(name, all_fields) or '; remove it'}"
                 )
             )
     configs: Configs = {}
+    reported: set[str] = set()
     for node, class_name in types.items():
         try:
             configs[node] = _build_one(node, class_name, shared, specific.get(node, {}), source)
         except CursusError as exc:
-            problems.append(exc)
+            if str(exc) not in reported:  # a bad shared value fails every node the same way
+                reported.add(str(exc))
+                problems.append(exc)
     return configs, problems
 
 
 def _build_one(
     node: str, class_name: str, shared: dict[str, Any], own: dict[str, Any], source: str
 ) -> BasePipelineConfig:
+    step_type, node_job_type = _split_or_none(node)
     cls = CONFIG_CLASSES.get(class_name)
     if cls is None:
+        fix = (
+            f"; step type {step_type} uses '{get_step_type(step_type).config_class.__name__}'"
+            if step_type
+            else _hint(class_name, CONFIG_CLASSES) or f"; use one of: {', '.join(CONFIG_CLASSES)}"
+        )
         raise ConfigError(
-            f"{source}: node '{node}' names config class '{class_name}', which does not exist{_hint(class_name, CONFIG_CLASSES)}"
+            f"{source}: node '{node}' names config class '{class_name}', which does not exist{fix}"
         )
     fields = cls.model_fields
     unknown = [k for k in own if k not in fields]
     if unknown:
         name = unknown[0]
-        raise ConfigError(
-            f"{source}: node '{node}': unknown field '{name}' for {class_name}{_hint(name, fields)}"
+        fix = _hint(name, fields) or (
+            f"; remove it (`cursus steps show {step_type}` lists the fields)"
+            if step_type
+            else "; remove it"
         )
+        raise ConfigError(f"{source}: node '{node}': unknown field '{name}' for {class_name}{fix}")
     values = {k: v for k, v in shared.items() if k in fields} | own
-    _, node_job_type = _split_or_none(node)
     if values.get("job_type") is None and node_job_type:
         values["job_type"] = node_job_type
     try:
         config = cls.model_validate(values)
     except ValidationError as exc:
         err = exc.errors()[0]
-        field = ".".join(str(p) for p in err["loc"])
-        got = (
-            f" (got {err['input']!r})"
-            if "input" in err and not isinstance(err["input"], dict)
-            else ""
-        )
-        raise ConfigError(f"{source}: node '{node}', field '{field}': {err['msg']}{got}") from None
-    if node_job_type and config.job_type != node_job_type:
-        raise ConfigError(
-            f"{source}: node '{node}', field 'job_type' is '{config.job_type}' but the node name says "
-            f"'{node_job_type}'; make them agree"
-        )
+        field = err["loc"][0] if err["loc"] else None
+        where = "shared" if field in shared and field not in own else f"node '{node}',"
+        raise ConfigError(f"{source}: {where} {describe_validation_error(err)}") from None
+    mismatch = _job_type_mismatch(node, config, node_job_type, source)
+    if mismatch:
+        raise mismatch
     return config
+
+
+def _job_type_mismatch(
+    node: str, config: BasePipelineConfig, node_job_type: str | None, source: str
+) -> ConfigError | None:
+    if node_job_type and config.job_type not in (None, node_job_type):
+        return ConfigError(
+            f"{source}: node '{node}', field 'job_type' is '{config.job_type}' but the node name says "
+            f"'{node_job_type}'; make them agree (or leave job_type unset)"
+        )
+    return None
 
 
 def _split_or_none(node: str) -> tuple[str | None, str | None]:
@@ -146,31 +187,43 @@ def _split_or_none(node: str) -> tuple[str | None, str | None]:
         return None, None
 
 
-def check_configs_cover_dag(configs: Configs, dag: PipelineDAG, source: str) -> list[CursusError]:
-    """Every DAG node needs a config of its step type's class."""
+def check_configs_cover_dag(
+    configs: Configs, dag: PipelineDAG, source: str, skip: set[str] | frozenset[str] = frozenset()
+) -> list[CursusError]:
+    """Every DAG node needs a config of its step type's class whose job_type fits the node name.
+
+    Nodes in `skip` have a config that failed to build and was reported already.
+    """
     problems: list[CursusError] = []
     for node in dag.nodes:
+        if node in skip:
+            continue
         try:
-            step_type, _ = split_node_name(node)
+            step_type, job_type = split_node_name(node)
         except CursusError as exc:
             problems.append(exc)
             continue
         expected = get_step_type(step_type).config_class
         config = configs.get(node)
         if config is None:
-            problems.append(
-                ConfigError(
-                    f"{source}: DAG node '{node}' has no config; add it to \"metadata.config_types\" as "
-                    f"'{expected.__name__}' (or run `cursus config init` to write one)"
-                )
+            strays = [n for n in configs if n not in dag]
+            close = difflib.get_close_matches(node, strays, n=1)
+            fix = (
+                f"is '{close[0]}' in the config meant to be '{node}'?"
+                if close
+                else f"add it to \"metadata.config_types\" as '{expected.__name__}' (or run "
+                "`cursus config init` to write one)"
             )
+            problems.append(ConfigError(f"{source}: DAG node '{node}' has no config; {fix}"))
         elif not isinstance(config, expected):
             problems.append(
                 ConfigError(
                     f"{source}: node '{node}' is configured as {type(config).__name__} but step type "
-                    f"{step_type} needs {expected.__name__}"
+                    f'{step_type} needs {expected.__name__}; change it in "metadata.config_types"'
                 )
             )
+        elif mismatch := _job_type_mismatch(node, config, job_type, source):
+            problems.append(mismatch)
     return problems
 
 
@@ -201,10 +254,15 @@ def dump_configs(configs: Configs) -> str:
 
 def save_configs(configs: Configs, path: str | Path) -> Path:
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(dump_configs(configs))
-    tmp.replace(path)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp.write_text(dump_configs(configs))
+        tmp.replace(path)  # all or nothing: a reader never sees half a file
+    except OSError as exc:
+        raise ConfigError(
+            f"{path}: cannot write the config ({exc.strerror}); choose a writable path"
+        ) from None
     return path
 
 
@@ -214,7 +272,8 @@ def default_configs(dag: PipelineDAG, **shared: Any) -> Configs:
     for name in shared:
         if name not in all_fields:
             raise ConfigError(
-                f"'{name}' is not a field of any config class{_hint(name, all_fields)}"
+                f"'{name}' is not a field of any config class"
+                f"{_hint(name, all_fields) or '; remove it'}"
             )
     configs: Configs = {}
     for node in dag.nodes:
@@ -225,8 +284,6 @@ def default_configs(dag: PipelineDAG, **shared: Any) -> Configs:
             configs[node] = cls(**{"job_type": job_type, **values})
         except ValidationError as exc:
             err = exc.errors()[0]
-            field = ".".join(str(p) for p in err["loc"])
-            raise ConfigError(
-                f"node '{node}', field '{field}': {err['msg']} (got {err.get('input')!r})"
-            ) from None
+            where = "shared value" if err["loc"] and err["loc"][0] in shared else f"node '{node}',"
+            raise ConfigError(f"{where} {describe_validation_error(err)}") from None
     return configs

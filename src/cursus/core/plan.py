@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -52,7 +52,11 @@ class Plan:
         return asdict(self)
 
     def to_json(self) -> str:
-        return json.dumps(self.to_dict(), indent=2, sort_keys=True) + "\n"
+        # the same JSON as to_dict() gives, without asdict's deep copy (a third of the time of a
+        # large compile): json only reads the step dicts
+        data = {f.name: getattr(self, f.name) for f in fields(self)}
+        data["steps"] = [vars(step) for step in self.steps]
+        return json.dumps(data, indent=2, sort_keys=True) + "\n"
 
     @property
     def digest(self) -> str:
@@ -91,6 +95,10 @@ class Plan:
             data = json.loads(path.read_text())
         except FileNotFoundError:
             raise PlanError(f"{path}: no such plan file") from None
+        except UnicodeDecodeError:
+            raise PlanError(f"{path}: not a text file; a plan is UTF-8 JSON") from None
+        except OSError as exc:
+            raise PlanError(f"{path}: cannot be read ({exc.strerror})") from None
         except json.JSONDecodeError as exc:
             raise PlanError(f"{path}: not valid JSON ({exc.msg} at line {exc.lineno})") from None
         return cls.from_dict(data, str(path))

@@ -99,7 +99,8 @@ def resolve_node(
             names = ", ".join(i.name for i in spec.inputs) or "none"
             problems.append(
                 ResolutionError(
-                    f"node '{node}': input_bindings names unknown input '{name}'; its inputs are: {names}"
+                    f"node '{node}': input_bindings names unknown input '{name}'; use one of its "
+                    f"inputs: {names}"
                 )
             )
     for inp in spec.inputs:
@@ -166,12 +167,14 @@ def _explicit(
     if output not in outputs:
         raise ResolutionError(
             f"node '{node}': input_bindings['{inp.name}'] = '{target}' but {producer} has no output "
-            f"'{output}' (outputs: {', '.join(outputs)})"
+            f"'{output}'; write '{producer}.<output>' with one of: {', '.join(outputs)}"
         )
     if outputs[output].kind != inp.kind:
+        fits = [f"{p}.{o.name}" for p in preds for o in specs[p].outputs if o.kind == inp.kind]
         raise ResolutionError(
             f"node '{node}': input_bindings['{inp.name}'] = '{target}' joins kind '{outputs[output].kind}' "
-            f"to an input of kind '{inp.kind}'"
+            f"to an input of kind '{inp.kind}'; bind an output of kind '{inp.kind}' "
+            f"({', '.join(fits) or 'none among the predecessors'}) or an s3:// URI"
         )
     return Binding(node, inp.name, producer, output, None, 1.0, ("explicit in input_bindings",))
 
@@ -213,6 +216,8 @@ def resolve(
         return {}, problems, []
     result: dict[str, list[Binding]] = {}
     for node in dag.topological_sort():
+        if node not in configs:  # reported by the config checks; its inputs cannot be resolved
+            continue
         bindings, node_problems = resolve_node(node, specs[node], configs[node], dag, specs)
         result[node] = bindings
         problems += node_problems
@@ -220,6 +225,6 @@ def resolve(
     warnings = [
         f"edge {src} -> {dst} carries no data: no input of {dst} binds to an output of {src}"
         for src, dst in dag.edges
-        if (src, dst) not in used and not problems
+        if (src, dst) not in used and not problems and dst in configs
     ]
     return result, problems, warnings

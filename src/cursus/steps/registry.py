@@ -27,15 +27,43 @@ class StepType:
 
 @cache
 def step_types() -> dict[str, StepType]:
+    """The bundled step types, loaded once per process."""
+    return build_step_types(load_specs())
+
+
+def build_step_types(specs: dict[str, StepSpec]) -> dict[str, StepType]:
+    """Pair each spec with its config class, checking what a spec alone cannot: that the class
+    exists, has the fields the contract reads, and that compatible sources are known step types."""
     result: dict[str, StepType] = {}
-    for name, spec in load_specs().items():
+    for name, spec in specs.items():
         cls = CONFIG_CLASSES.get(spec.config_class)
         if cls is None:
             raise SpecError(
-                f"{spec.source_file}: config_class '{spec.config_class}' is not a known config class"
+                f"{spec.source_file}: field 'config_class': '{spec.config_class}' is not a known "
+                f"config class; use one of: {', '.join(sorted(CONFIG_CLASSES))}"
             )
+        _check_contract_fields(spec, cls)
         result[name] = StepType(spec, cls)
+    for st in result.values():
+        for inp in st.spec.inputs:
+            unknown = sorted(set(inp.compatible_sources) - set(result))
+            if unknown:
+                raise SpecError(
+                    f"{st.spec.source_file}: field 'inputs.{inp.name}.compatible_sources' names "
+                    f"unknown step types {unknown}; use names from: {', '.join(sorted(result))}"
+                )
     return result
+
+
+def _check_contract_fields(spec: StepSpec, cls: type[BasePipelineConfig]) -> None:
+    """Every `{config: field}` of the contract must be a field of the step's config class."""
+    for section in ("env", "job_args"):
+        for name, source in getattr(spec.contract, section).items():
+            if source.config is not None and source.config not in cls.model_fields:
+                raise SpecError(
+                    f"{spec.source_file}: field 'contract.{section}.{name}' reads config field "
+                    f"'{source.config}', which {cls.__name__} does not have; use one of its fields"
+                )
 
 
 def get_step_type(name: str) -> StepType:

@@ -3,21 +3,22 @@
 from __future__ import annotations
 
 import hashlib
+import re
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import yaml
 from pydantic import (
+    AfterValidator,
     BaseModel,
     ConfigDict,
     Field,
-    StringConstraints,
     ValidationError,
     field_validator,
     model_validator,
 )
 
-from cursus.errors import SpecError
+from cursus.errors import SpecError, describe_validation_error
 
 SPECS_DIR = Path(__file__).parent / "specs"
 SCRIPTS_DIR = Path(__file__).parent / "scripts"
@@ -29,7 +30,20 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
-Name = Annotated[str, StringConstraints(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$", max_length=64)]
+_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
+
+
+def _check_name(value: str) -> str:
+    """Input and output names become folder names and keys: no '/', '.' or spaces."""
+    if not _NAME.match(value):
+        raise ValueError(
+            "use up to 64 letters, digits and underscores, starting with a letter or underscore "
+            "(no '/', '.' or spaces)"
+        )
+    return value
+
+
+Name = Annotated[str, AfterValidator(_check_name)]
 
 
 class InputSpec(_Strict):
@@ -72,9 +86,10 @@ class ScriptContract(_Strict):
     @classmethod
     def _absolute_container_paths(cls, paths: dict[str, str]) -> dict[str, str]:
         for name, path in paths.items():
-            if not path.startswith("/opt/ml/"):
+            if not path.startswith("/opt/ml/") or ".." in path.split("/"):
                 raise ValueError(
-                    f"container path of '{name}' must lie under /opt/ml/, got {path!r}"
+                    f"container path of '{name}' must lie under /opt/ml/ (and not climb out with "
+                    f"'..'), got {path!r}"
                 )
         return paths
 
@@ -93,20 +108,26 @@ class StepSpec(_Strict):
 
     @model_validator(mode="after")
     def _contract_matches(self) -> StepSpec:
-        names = [i.name for i in self.inputs]
-        outs = [o.name for o in self.outputs]
-        for label, seq in (("input", names), ("output", outs)):
-            dup = {n for n in seq if seq.count(n) > 1}
+        for label, names in (
+            ("inputs", [i.name for i in self.inputs]),
+            ("outputs", [o.name for o in self.outputs]),
+        ):
+            dup = sorted({n for n in names if names.count(n) > 1})
             if dup:
-                raise ValueError(f"duplicate {label} names {sorted(dup)}")
-        if set(names) != set(self.contract.inputs):
-            raise ValueError(
-                f"contract.inputs {sorted(self.contract.inputs)} must list exactly the inputs {sorted(names)}"
-            )
-        if set(outs) != set(self.contract.outputs):
-            raise ValueError(
-                f"contract.outputs {sorted(self.contract.outputs)} must list exactly the outputs {sorted(outs)}"
-            )
+                raise ValueError(f"field '{label}': {dup} declared twice; give each its own name")
+            paths = getattr(self.contract, label)
+            missing = [n for n in names if n not in paths]
+            if missing:
+                raise ValueError(
+                    f"field 'contract.{label}': no container path for {missing}; add one for each "
+                    f"of the step's {label}"
+                )
+            extra = sorted(set(paths) - set(names))
+            if extra:
+                raise ValueError(
+                    f"field 'contract.{label}': {extra} not declared under '{label}'; remove them "
+                    f"or declare them"
+                )
         return self
 
     def input(self, name: str) -> InputSpec:
@@ -128,7 +149,9 @@ def load_spec_file(path: Path) -> StepSpec:
     except yaml.YAMLError as exc:
         where = getattr(exc, "problem_mark", None)
         at = f" (line {where.line + 1})" if where else ""
-        raise SpecError(f"{path}: not valid YAML{at}: {getattr(exc, 'problem', exc)}") from None
+        raise SpecError(
+            f"{path}: not valid YAML{at}: {getattr(exc, 'problem', exc)}; fix the syntax there"
+        ) from None
     if not isinstance(data, dict):
         raise SpecError(
             f"{path}: a spec is a YAML mapping with step_type, job_kind, inputs, outputs, contract"
@@ -138,9 +161,7 @@ def load_spec_file(path: Path) -> StepSpec:
             {**data, "source_file": str(path), "digest": hashlib.sha256(raw_text).hexdigest()}
         )
     except ValidationError as exc:
-        first = exc.errors()[0]
-        field = ".".join(str(p) for p in first["loc"]) or "(top level)"
-        raise SpecError(f"{path}: field '{field}': {first['msg']}") from None
+        raise SpecError(f"{path}: {describe_validation_error(exc.errors()[0])}") from None
     if not spec.script_path.is_file() and path.parent == SPECS_DIR:
         raise SpecError(
             f"{path}: contract.entry_point {spec.contract.entry_point!r} is not in {SCRIPTS_DIR}"
@@ -154,7 +175,8 @@ def load_specs(directory: Path = SPECS_DIR) -> dict[str, StepSpec]:
         spec = load_spec_file(path)
         if spec.step_type in specs:
             raise SpecError(
-                f"{path}: step_type '{spec.step_type}' is also declared in {specs[spec.step_type].source_file}"
+                f"{path}: step_type '{spec.step_type}' is also declared in "
+                f"{specs[spec.step_type].source_file}; keep one spec file per step type"
             )
         specs[spec.step_type] = spec
     return specs

@@ -1,0 +1,5 @@
+"""`python -m cursus` is the `cursus` command."""
+
+from cursus.cli.main import main
+
+main()

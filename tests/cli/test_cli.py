@@ -1,0 +1,272 @@
+"""The `cursus` command: each foundation command on real files in a temp folder."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from cursus.api.dag import PipelineDAG
+from cursus.api.loading import load_dag
+from cursus.cli.main import cli
+from cursus.core.compiler import compile_plan
+from cursus.core.config_file import load_configs, save_configs
+from cursus.core.plan import Plan
+from cursus.steps.registry import step_types
+
+CURSUS = Path(sys.executable).with_name("cursus")
+
+
+def run(*args: str) -> tuple[int, str]:
+    result = CliRunner().invoke(cli, [str(a) for a in args])
+    assert result.exception is None or isinstance(result.exception, SystemExit), result.output
+    assert "Traceback" not in result.output
+    return result.exit_code, result.output
+
+
+@pytest.fixture
+def config(tmp_path: Path) -> Path:
+    path = tmp_path / "config.json"
+    code, out = run("config", "init", "xgboost_e2e", "-o", path, "--set", "author=ann")
+    assert code == 0, out
+    return path
+
+
+def test_help_is_fast_in_a_fresh_process() -> None:
+    """`cursus --help` imports nothing heavy: well under a second as a new process."""
+    subprocess.run([str(CURSUS), "--help"], check=True, capture_output=True)  # warm the OS cache
+    start = time.perf_counter()
+    done = subprocess.run([str(CURSUS), "--help"], check=True, capture_output=True, text=True)
+    elapsed = time.perf_counter() - start
+    assert "validate" in done.stdout
+    assert elapsed < 1.0, f"cursus --help took {elapsed:.2f}s"
+
+
+def test_help_lists_the_foundation_commands() -> None:
+    code, out = run("--help")
+    assert code == 0
+    for command in ("compile", "config", "dag", "steps", "validate"):
+        assert f"  {command} " in out
+    code, out = run("dag", "--help")
+    assert "explain" in out and "show" in out
+
+
+# ---------------------------------------------------------------- config init
+
+
+def test_config_init_writes_a_complete_valid_config(config: Path) -> None:
+    dag = load_dag("xgboost_e2e")
+    configs = load_configs(config, dag)
+    assert sorted(configs) == sorted(dag.nodes)
+    assert {c.author for c in configs.values()} == {"ann"}
+    code, out = run("validate", "xgboost_e2e", "-c", config)
+    assert (code, out) == (0, "ok: 10 nodes, 11 edges, every input bound\n")
+
+
+def test_config_init_parses_json_values_and_refuses_to_overwrite(tmp_path: Path) -> None:
+    path = tmp_path / "config.json"
+    code, out = run(
+        "config",
+        "init",
+        "xgboost_simple",
+        "-o",
+        path,
+        "--set",
+        "instance_count=2",
+        "--set",
+        'id_field="7"',
+    )
+    assert code == 0
+    assert out == f"wrote {path}: 3 node configs\n"
+    configs = load_configs(path)
+    assert configs["XGBoostTraining"].instance_count == 2
+    assert configs["XGBoostTraining"].id_field == "7"
+    before = path.read_bytes()
+    code, out = run("config", "init", "xgboost_simple", "-o", path)
+    assert code == 2
+    assert out == f"error: {path} exists; pass --force to overwrite it\n"
+    assert path.read_bytes() == before
+    code, _ = run(
+        "config", "init", "xgboost_simple", "-o", path, "--force", "--set", "instance_count=3"
+    )
+    assert code == 0
+    assert load_configs(path)["XGBoostTraining"].instance_count == 3
+
+
+@pytest.mark.parametrize(
+    ("setting", "message"),
+    [
+        ("author", "--set 'author': write FIELD=VALUE"),
+        ("lable_field=y", "did you mean 'label_field'?"),
+        ("instance_count=0", "field 'instance_count': Input should be greater than or equal to 1"),
+    ],
+)
+def test_config_init_refuses_bad_settings(tmp_path: Path, setting: str, message: str) -> None:
+    code, out = run("config", "init", "xgboost_simple", "-o", tmp_path / "c.json", "--set", setting)
+    assert code == 2
+    assert message in out
+    assert len(out.strip().splitlines()) == 1
+    assert not (tmp_path / "c.json").exists()
+
+
+def test_config_init_to_an_unwritable_place_is_a_short_error(tmp_path: Path) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    code, out = run("config", "init", "xgboost_simple", "-o", blocker / "config.json")
+    assert code == 2
+    assert out.startswith(f"error: {blocker / 'config.json'}: cannot write the config")
+    assert len(out.splitlines()) == 1
+
+
+# ---------------------------------------------------------------- validate and compile
+
+
+def test_validate_prints_warnings_and_still_passes(config: Path) -> None:
+    code, out = run("validate", "xgboost_simple", "-c", config)
+    assert code == 0
+    lines = out.splitlines()
+    assert lines[0].startswith(f"warning: {config}: configs for nodes not in the DAG are ignored: ")
+    assert lines[-1] == "ok: 3 nodes, 2 edges, every input bound"
+
+
+def test_validate_fails_with_every_problem(tmp_path: Path, config: Path) -> None:
+    data = json.loads(config.read_text())
+    data["configuration"]["specific"]["Package"]["retries"] = 99
+    del data["metadata"]["config_types"]["Payload"]
+    del data["configuration"]["specific"]["Payload"]
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps(data))
+    code, out = run("validate", "xgboost_e2e", "-c", bad)
+    assert code == 2
+    lines = out.splitlines()
+    assert lines[0] == "error: 2 problem(s):"
+    assert "node 'Package', field 'retries'" in lines[1]
+    assert "DAG node 'Payload' has no config" in lines[2]
+    assert len(lines) == 3
+
+
+def test_compile_to_a_plan_file(tmp_path: Path, config: Path) -> None:
+    out_path = tmp_path / "build" / "plan.json"
+    code, out = run("compile", "xgboost_e2e", "-c", config, "--target", "plan", "-o", out_path)
+    assert code == 0
+    assert out == f"wrote {out_path}\n"
+    plan = Plan.load(out_path)
+    assert [s.name for s in plan.steps] == load_dag("xgboost_e2e").topological_sort()
+    assert (
+        out_path.read_text()
+        == compile_plan(load_dag("xgboost_e2e"), load_configs(config)).to_json()
+    )
+    code, printed = run("compile", "xgboost_e2e", "-c", config)
+    assert code == 0
+    assert printed == out_path.read_text()
+
+
+def test_compile_a_dag_from_a_json_file(tmp_path: Path) -> None:
+    dag_file = tmp_path / "pipeline.json"
+    PipelineDAG(
+        ["DataLoading", "TabularPreprocessing"], [("DataLoading", "TabularPreprocessing")]
+    ).to_json(dag_file)
+    config = tmp_path / "config.json"
+    assert run("config", "init", dag_file, "-o", config)[0] == 0
+    code, out = run("compile", dag_file, "-c", config)
+    assert code == 0
+    assert json.loads(out)["steps"][1]["inputs"]["data_input"]["from_step"] == "DataLoading"
+
+
+# ---------------------------------------------------------------- dag
+
+
+def test_dag_show_as_a_tree_mermaid_and_json(tmp_path: Path) -> None:
+    code, out = run("dag", "show", "xgboost_simple")
+    assert (code, out) == (
+        0,
+        "DataLoading_training\n└── TabularPreprocessing_training\n    └── XGBoostTraining\n",
+    )
+    code, out = run("dag", "show", "xgboost_simple", "--format", "mermaid")
+    assert code == 0
+    assert out.splitlines()[0] == "flowchart TD"
+    assert "    TabularPreprocessing_training --> XGBoostTraining" in out.splitlines()
+    code, out = run("dag", "show", "xgboost_e2e", "--format", "json")
+    assert json.loads(out) == load_dag("xgboost_e2e").to_dict()
+
+
+def test_dag_explain_shows_each_binding_with_its_evidence(config: Path) -> None:
+    code, out = run("dag", "explain", "xgboost_e2e", "-c", config)
+    assert code == 0
+    lines = out.splitlines()
+    assert lines[0] == "DataLoading_training"
+    assert (
+        "  metadata_input <- DataLoading_training.metadata  score 0.80: kind 'data_schema' matches; DataLoading is a declared source; keywords ['metadata', 'schema', 'signature']"
+        in lines
+    )
+    assert (
+        "  data_input <- DataLoading_training.data  score 0.80: kind 'tabular_data' matches; DataLoading is a declared source; keywords ['data', 'dataset', 'input', 'raw']"
+        in lines
+    )
+    assert (
+        "  calibration_model <- ModelCalibration_calibration.calibration_output  score 0.80: kind 'calibration_model' matches; ModelCalibration is a declared source; keywords ['calibration', 'calibrator']"
+        in lines
+    )
+
+
+def test_dag_explain_shows_unbound_optional_inputs_and_explicit_uris(tmp_path: Path) -> None:
+    dag = PipelineDAG(["XGBoostTraining", "Package"], [("XGBoostTraining", "Package")])
+    dag_file = tmp_path / "dag.json"
+    dag.to_json(dag_file)
+    config = tmp_path / "config.json"
+    from cursus.core.config_file import default_configs
+
+    configs = default_configs(dag)
+    configs["XGBoostTraining"].input_bindings = {
+        "input_path": "s3://b/train/",
+        "preprocessing_artifacts": "/data/prep",
+    }
+    save_configs(configs, config)
+    code, out = run("dag", "explain", dag_file, "-c", config)
+    assert code == 0
+    assert out.splitlines() == [
+        "XGBoostTraining",
+        "  input_path <- s3://b/train/  (explicit)",
+        "  preprocessing_artifacts <- /data/prep  (explicit)",
+        "Package",
+        "  model_input <- XGBoostTraining.model_output  score 0.80: kind 'model_artifacts' matches; XGBoostTraining is a declared source; keywords ['artifacts', 'model']",
+        "  calibration_model: not bound (optional)",
+    ]
+
+
+# ---------------------------------------------------------------- steps
+
+
+def test_steps_list_shows_every_step_type() -> None:
+    code, out = run("steps", "list")
+    assert code == 0
+    lines = out.splitlines()
+    assert [line.split()[0] for line in lines] == sorted(step_types())
+    package = next(line for line in lines if line.startswith("Package "))
+    assert package.split() == [
+        "Package",
+        "processing",
+        "in:",
+        "model_input,",
+        "calibration_model",
+        "out:",
+        "packaged_model",
+    ]
+
+
+def test_steps_show_prints_the_spec_and_config_fields() -> None:
+    code, out = run("steps", "show", "XGBoostTraining")
+    assert code == 0
+    assert out.startswith("step_type: XGBoostTraining\n")
+    assert "job_kind: training\n" in out
+    assert "config_fields (XGBoostTrainingConfig):\n" in out
+    assert '  pipeline_name = "cursus-pipeline"\n' in out
+    assert "  instance_count = 1\n" in out
+    code, out = run("steps", "show", "XGBoostTrainer")
+    assert code == 2
+    assert out.startswith("error: unknown step type 'XGBoostTrainer'; known: ")

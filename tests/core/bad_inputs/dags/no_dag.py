@@ -1,0 +1,3 @@
+"""A DAG file that defines neither create_dag() nor dag."""
+
+NODES = ["XGBoostTraining"]

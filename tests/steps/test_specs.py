@@ -1,0 +1,169 @@
+"""Step specs (YAML) and the registry that pairs each with its config class and script.
+
+The broken-spec corpus lives in tests/core/bad_inputs/specs/ and is checked by
+tests/core/test_bad_inputs.py; these tests cover the bundled specs and the loader's contract.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import shutil
+from pathlib import Path
+
+import pytest
+import yaml
+
+from cursus.errors import SpecError
+from cursus.steps.configs import CONFIG_CLASSES
+from cursus.steps.registry import build_step_types, get_step_type, split_node_name, step_types
+from cursus.steps.spec import SPECS_DIR, StepSpec, load_spec_file, load_specs, spec_summary
+
+# the step types the bundled pipelines use; others may be added beside them
+STEP_TYPES = [
+    "DataLoading",
+    "ModelCalibration",
+    "Package",
+    "Payload",
+    "PyTorchModelEval",
+    "PyTorchTraining",
+    "Registration",
+    "TabularPreprocessing",
+    "XGBoostModelEval",
+    "XGBoostTraining",
+]
+
+
+def test_every_bundled_spec_loads_and_is_registered() -> None:
+    specs = load_specs()
+    assert set(STEP_TYPES) <= set(specs)
+    assert sorted(step_types()) == sorted(specs)
+
+
+@pytest.mark.parametrize("step_type", STEP_TYPES)
+def test_bundled_spec_is_consistent(step_type: str) -> None:
+    st = get_step_type(step_type)
+    spec = st.spec
+    assert st.name == step_type
+    assert st.config_class is CONFIG_CLASSES[spec.config_class]
+    assert st.script.is_file()
+    assert set(spec.contract.inputs) == {i.name for i in spec.inputs}
+    assert set(spec.contract.outputs) == {o.name for o in spec.outputs}
+    assert all(
+        p.startswith("/opt/ml/")
+        for p in [*spec.contract.inputs.values(), *spec.contract.outputs.values()]
+    )
+    for source in [*spec.contract.env.values(), *spec.contract.job_args.values()]:
+        assert source.runtime is not None or source.config in st.config_class.model_fields
+    for inp in spec.inputs:
+        assert set(inp.compatible_sources) <= set(step_types())
+    path = Path(spec.source_file)
+    assert path.parent == SPECS_DIR
+    assert spec.digest == hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def test_spec_lookup_by_name() -> None:
+    spec = get_step_type("TabularPreprocessing").spec
+    assert spec.input("metadata_input").kind == "data_schema"
+    assert spec.input("metadata_input").required is False
+    assert spec.output("processed_data").aliases == ("processed", "cleaned_data")
+    assert spec.job_kind == "processing"
+
+
+def test_specs_are_frozen() -> None:
+    spec = get_step_type("Package").spec
+    with pytest.raises(ValueError):
+        spec.job_kind = "training"  # type: ignore[misc]
+
+
+def test_summary_leaves_out_where_the_spec_came_from() -> None:
+    summary = spec_summary(get_step_type("Payload").spec)
+    assert "source_file" not in summary
+    assert "digest" not in summary
+    assert summary["step_type"] == "Payload"
+    assert summary["inputs"][0]["name"] == "packaged_model"
+
+
+def test_a_spec_outside_the_bundle_loads_from_its_own_file(tmp_path: Path) -> None:
+    data = yaml.safe_load((SPECS_DIR / "payload.yaml").read_text())
+    data["description"] = "a copy"
+    path = tmp_path / "payload_copy.yaml"
+    path.write_text(yaml.safe_dump(data))
+    spec = load_spec_file(path)
+    assert isinstance(spec, StepSpec)
+    assert spec.source_file == str(path)
+    assert spec.description == "a copy"
+
+
+def test_a_broken_spec_is_reported_by_file_and_field(tmp_path: Path) -> None:
+    data = yaml.safe_load((SPECS_DIR / "xgboost_training.yaml").read_text())
+    data["inputs"][1]["kind"] = 5
+    path = tmp_path / "xgboost_training.yaml"
+    path.write_text(yaml.safe_dump(data))
+    with pytest.raises(SpecError) as info:
+        load_spec_file(path)
+    assert str(info.value).startswith(
+        f"{path}: field 'inputs[1].kind': Input should be a valid string"
+    )
+
+
+def test_a_bundled_spec_must_point_at_an_existing_script(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    specs_dir = tmp_path / "specs"
+    shutil.copytree(SPECS_DIR, specs_dir)
+    text = (
+        (specs_dir / "payload.yaml")
+        .read_text()
+        .replace("entry_point: payload.py", "entry_point: gone.py")
+    )
+    (specs_dir / "payload.yaml").write_text(text)
+    monkeypatch.setattr("cursus.steps.spec.SPECS_DIR", specs_dir)
+    with pytest.raises(
+        SpecError, match=r"payload\.yaml: contract\.entry_point 'gone\.py' is not in"
+    ):
+        load_specs(specs_dir)
+
+
+def test_registry_checks_run_on_any_set_of_specs(tmp_path: Path) -> None:
+    """build_step_types is what step_types() runs on the bundled specs."""
+    types = build_step_types(load_specs(SPECS_DIR))
+    assert sorted(types) == sorted(step_types())
+    only_payload = {"Payload": load_specs(SPECS_DIR)["Payload"]}
+    with pytest.raises(
+        SpecError, match=r"compatible_sources' names unknown step types \['Package'\]"
+    ):
+        build_step_types(only_payload)
+
+
+# ---------------------------------------------------------------- node names
+
+
+@pytest.mark.parametrize(
+    ("node", "expected"),
+    [
+        ("XGBoostTraining", ("XGBoostTraining", None)),
+        ("TabularPreprocessing_training", ("TabularPreprocessing", "training")),
+        ("XGBoostModelEval_calibration", ("XGBoostModelEval", "calibration")),
+        ("DataLoading_training_2024", ("DataLoading", "training_2024")),
+        ("Package_", ("Package", None)),
+    ],
+)
+def test_node_names_split_into_step_type_and_job_type(
+    node: str, expected: tuple[str, str | None]
+) -> None:
+    assert split_node_name(node) == expected
+
+
+@pytest.mark.parametrize("node", ["XGBoostTrainer", "xgboosttraining", "Training", "PackageExtra"])
+def test_a_node_that_names_no_step_type_is_an_error_listing_them(node: str) -> None:
+    with pytest.raises(SpecError) as info:
+        split_node_name(node)
+    assert f"node '{node}' does not name a known step type" in str(info.value)
+    assert ", ".join(sorted(step_types())) in str(info.value)
+
+
+def test_an_unknown_step_type_lists_the_known_ones() -> None:
+    with pytest.raises(
+        SpecError, match="unknown step type 'LightGBMTraining'; known: DataLoading, "
+    ):
+        get_step_type("LightGBMTraining")
