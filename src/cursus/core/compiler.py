@@ -14,9 +14,9 @@ from pathlib import Path
 from typing import Any
 
 from cursus.api.dag import PipelineDAG
-from cursus.core.config_file import Configs, check_configs_cover_dag, load_configs
+from cursus.core.config_file import Configs, check_configs_cover_dag, load_configs, read_configs
 from cursus.core.plan import Plan, PlanStep
-from cursus.core.resolver import Binding, resolve
+from cursus.core.resolver import Binding, node_specs, resolve
 from cursus.errors import ConfigError, CursusError, SpecError, ValidationFailed
 from cursus.steps.configs import BasePipelineConfig, config_field_value
 from cursus.steps.spec import EnvSource, StepSpec
@@ -67,17 +67,25 @@ def _pipeline_metadata(configs: Configs, source: str) -> tuple[dict[str, Any], l
     problems: list[CursusError] = []
     meta: dict[str, Any] = {}
     for name in PIPELINE_FIELDS:
-        values = {node: getattr(cfg, name) for node, cfg in configs.items()}
-        distinct = sorted({json.dumps(v) for v in values.values()})
-        if len(distinct) > 1:
-            nodes = ", ".join(f"{n}={v!r}" for n, v in values.items())
+        by_value: dict[str | None, list[str]] = {}  # every pipeline field is a str or None
+        for node, cfg in configs.items():
+            by_value.setdefault(getattr(cfg, name), []).append(node)
+        if len(by_value) > 1:
+            # name a few nodes per value: a message stays readable on a DAG of thousands of nodes
+            seen = "; ".join(f"{json.dumps(v)} in {_few(nodes)}" for v, nodes in by_value.items())
             problems.append(
                 ConfigError(
-                    f"{source}: pipeline field '{name}' differs between nodes ({nodes}); set it once under \"shared\""
+                    f"{source}: pipeline field '{name}' differs between nodes ({seen}); set it "
+                    'once under "shared" and remove it from "specific"'
                 )
             )
-        meta[name] = next(iter(values.values()), None)
+        meta[name] = getattr(next(iter(configs.values())), name) if configs else None
     return meta, problems
+
+
+def _few(names: list[str], shown: int = 3) -> str:
+    more = f" and {len(names) - shown} more" if len(names) > shown else ""
+    return ", ".join(names[:shown]) + more
 
 
 def _env(spec: StepSpec, config: BasePipelineConfig) -> tuple[dict[str, str], dict[str, str]]:
@@ -99,7 +107,12 @@ def _config_value(source: EnvSource, config: BasePipelineConfig) -> Any:
 
 
 def _plan_step(
-    node: str, spec: StepSpec, config: BasePipelineConfig, bindings: list[Binding], dag: PipelineDAG
+    node: str,
+    spec: StepSpec,
+    config: BasePipelineConfig,
+    bindings: list[Binding],
+    dag: PipelineDAG,
+    script_sha256: str,
 ) -> PlanStep:
     inputs: dict[str, dict[str, Any]] = {}
     for b in bindings:
@@ -126,7 +139,7 @@ def _plan_step(
             o.name: {"kind": o.kind, "container_path": spec.contract.outputs[o.name]}
             for o in spec.outputs
         },
-        script={"entry_point": spec.contract.entry_point, "sha256": script_digest(spec)},
+        script={"entry_point": spec.contract.entry_point, "sha256": script_sha256},
         spec_digest=spec.digest,
         env=env,
         runtime_env=runtime_env,
@@ -137,11 +150,18 @@ def _plan_step(
 
 
 def validate(
-    dag: PipelineDAG, configs: Configs, source: str = "<config>"
+    dag: PipelineDAG,
+    configs: Configs,
+    source: str = "<config>",
+    broken: set[str] | frozenset[str] = frozenset(),
 ) -> tuple[ValidationReport, dict[str, list[Binding]]]:
-    """Find every problem at once: node names, configs, pipeline metadata, bindings."""
+    """Find every problem at once: node names, configs, pipeline metadata, bindings.
+
+    `broken` names nodes whose config failed to load (reported by the caller); the rest of the
+    pipeline is still checked, and inputs are resolved for every node that has a config.
+    """
     report = ValidationReport()
-    report.problems += check_configs_cover_dag(configs, dag, source)
+    report.problems += check_configs_cover_dag(configs, dag, source, skip=broken)
     in_dag = {n: c for n, c in configs.items() if n in dag}
     extra = sorted(set(configs) - set(dag.nodes))
     if extra:
@@ -150,7 +170,7 @@ def validate(
         )
     _, meta_problems = _pipeline_metadata(in_dag, source)
     report.problems += meta_problems
-    if report.problems:
+    if node_specs(dag)[1]:  # a node names no step type: reported above, nothing to resolve
         return report, {}
     bindings, problems, warnings = resolve(dag, in_dag)
     report.problems += problems
@@ -161,11 +181,15 @@ def validate(
 def compile_plan(dag: PipelineDAG, configs: Configs, source: str = "<config>") -> Plan:
     report, bindings = validate(dag, configs, source)
     report.raise_if_failed()
-    from cursus.core.resolver import node_specs
-
     specs, _ = node_specs(dag)
     meta, _ = _pipeline_metadata({n: configs[n] for n in dag.nodes}, source)
-    steps = [_plan_step(n, specs[n], configs[n], bindings[n], dag) for n in dag.topological_sort()]
+    # one digest per script per compile, not per node: scripts do not change mid-compile
+    by_type = {spec.step_type: spec for spec in specs.values()}
+    digests = {step_type: script_digest(spec) for step_type, spec in by_type.items()}
+    steps = [
+        _plan_step(n, specs[n], configs[n], bindings[n], dag, digests[specs[n].step_type])
+        for n in dag.topological_sort()
+    ]
     return Plan(pipeline=meta, dag=dag.to_dict()["dag"], steps=steps, warnings=report.warnings)
 
 
@@ -188,23 +212,33 @@ class PipelineDAGCompiler:
         return load_configs(self.config_path, dag)
 
     def validate_dag_compatibility(self, dag: PipelineDAG) -> ValidationReport:
+        """Every problem of the config file and of the DAG with it, at once."""
         try:
-            configs = self.load_configs()
-        except ValidationFailed as exc:
-            return ValidationReport(problems=list(exc.problems))
-        except CursusError as exc:
+            configs, config_problems, broken = read_configs(self.config_path)
+        except CursusError as exc:  # unreadable or wrongly shaped: nothing more to check
             return ValidationReport(problems=[exc])
-        report, _ = validate(dag, configs, str(self.config_path))
+        report, _ = validate(dag, configs, str(self.config_path), broken)
+        report.problems[:0] = config_problems
         return report
 
     def compile_to_plan(self, dag: PipelineDAG) -> Plan:
-        configs = self.load_configs(dag)
+        configs, config_problems, _ = read_configs(self.config_path)
+        if config_problems:  # report them with every other problem of the pipeline
+            self.validate_dag_compatibility(dag).raise_if_failed()
         return compile_plan(dag, configs, str(self.config_path))
 
     def compile(self, dag: PipelineDAG, target: str = "plan") -> Any:
+        """The Plan ("plan"), or a `sagemaker.workflow.pipeline.Pipeline` built offline
+        ("sagemaker"; the `pipeline_parameters` option sets parameter defaults)."""
         if target == "plan":
             return self.compile_to_plan(dag)
-        raise ConfigError(f"unknown compile target '{target}'; available: plan")
+        if target == "sagemaker":  # imported here: only this target pays for the SageMaker SDK
+            from cursus.backends.sagemaker import compile_plan_to_sagemaker
+
+            plan = self.compile_to_plan(dag)
+            parameters = self.options.get("pipeline_parameters")
+            return compile_plan_to_sagemaker(plan, self.role, parameters).pipeline
+        raise ConfigError(f"unknown compile target '{target}'; available: plan, sagemaker")
 
 
 def compile_dag_to_pipeline(dag: PipelineDAG, config_path: str | Path, **kwargs: Any) -> Any:
