@@ -48,11 +48,13 @@ class PipelineTemplateBase(ABC):
 
     def generate_pipeline(self) -> Any:
         """A `sagemaker.workflow.pipeline.Pipeline` for this DAG and config (needs the sagemaker extra)."""
-        from cursus.backends.sagemaker import plan_to_pipeline
+        from cursus.backends.sagemaker import compile_plan_to_sagemaker
 
-        return plan_to_pipeline(
-            self.compile_plan(), sagemaker_session=self.sagemaker_session, role=self.role
+        parameters = self.options.get("pipeline_parameters")
+        built = compile_plan_to_sagemaker(
+            self.compile_plan(), role=self.role, parameters=parameters
         )
+        return built.pipeline
 
     # digests identify what a template builds, for the template registry
     def dag_digest(self) -> str:
