@@ -1,0 +1,117 @@
+"""The code a pipeline's jobs run, packed as content-addressed S3 objects.
+
+Each processing or training step ships a `sourcedir.tar.gz` holding its script and the shared
+`_*.py` modules beside it (scripts import `_tabular`); a processing step also ships its
+`runproc.sh`, the launcher a FrameworkProcessor runs. Keys are
+`<pipeline name>/code/<digest>/<file>`, where the digest covers file names and contents only: the
+same code gives the same key on every machine and every compile, so a definition is byte-identical
+until a script changes, and deploying twice uploads nothing new.
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import io
+import tarfile
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+
+from cursus.steps.spec import SCRIPTS_DIR
+
+SOURCE_ARCHIVE = "sourcedir.tar.gz"
+LAUNCHER = "runproc.sh"
+CODE_DIR = "/opt/ml/processing/input/code/"  # where a FrameworkProcessor mounts sourcedir.tar.gz
+_ARCHIVE_MTIME = 946684800  # 2000-01-01, fixed so the same files give the same bytes
+
+
+@dataclass(frozen=True)
+class CodeObject:
+    """One object to upload before the pipeline runs."""
+
+    uri: str
+    body: bytes
+
+    @property
+    def bucket(self) -> str:
+        return self.uri.removeprefix("s3://").split("/", 1)[0]
+
+    @property
+    def key(self) -> str:
+        return self.uri.removeprefix("s3://").split("/", 1)[1]
+
+
+@cache
+def _read(path: Path, mtime_ns: int) -> bytes:
+    return path.read_bytes()
+
+
+def _file(path: Path) -> bytes:
+    return _read(path, path.stat().st_mtime_ns)
+
+
+def bundle_files(entry_point: str) -> dict[str, bytes]:
+    """Archive name -> content: the step's script and the shared modules beside it."""
+    files = {p.name: _file(p) for p in sorted(SCRIPTS_DIR.glob("_*.py"))}
+    files[entry_point] = _file(SCRIPTS_DIR / entry_point)
+    return files
+
+
+def content_digest(files: dict[str, bytes]) -> str:
+    lines = "".join(
+        f"{name}\0{hashlib.sha256(files[name]).hexdigest()}\n" for name in sorted(files)
+    )
+    return hashlib.sha256(lines.encode()).hexdigest()
+
+
+def tar_gz(files: dict[str, bytes]) -> bytes:
+    """A .tar.gz whose bytes depend only on the names and contents of `files`."""
+    raw = io.BytesIO()
+    with (
+        gzip.GzipFile(filename="", mode="wb", fileobj=raw, mtime=0) as gz,
+        tarfile.open(fileobj=gz, mode="w", format=tarfile.PAX_FORMAT) as tar,
+    ):
+        for name in sorted(files):
+            info = tarfile.TarInfo(name)
+            info.size = len(files[name])
+            info.mtime = _ARCHIVE_MTIME
+            info.mode = 0o644
+            info.uid = info.gid = 0
+            info.uname = info.gname = ""
+            tar.addfile(info, io.BytesIO(files[name]))
+    return raw.getvalue()
+
+
+def code_prefix(bucket: str, pipeline_name: str) -> str:
+    return f"s3://{bucket}/{pipeline_name}/code/"
+
+
+def source_bundle(bucket: str, pipeline_name: str, entry_point: str) -> CodeObject:
+    """The `sourcedir.tar.gz` of one step, at its content-addressed S3 URI."""
+    files = bundle_files(entry_point)
+    uri = f"{code_prefix(bucket, pipeline_name)}{content_digest(files)}/{SOURCE_ARCHIVE}"
+    return CodeObject(uri, tar_gz(files))
+
+
+def launcher(bucket: str, pipeline_name: str, entry_point: str, unpack: list[str]) -> CodeObject:
+    """The `runproc.sh` of a processing step: unpack the code, unpack the archives of training
+    jobs the step reads (SageMaker stores a model as one model.tar.gz; step scripts read a folder),
+    then run the script with the job's arguments."""
+    lines = [
+        "#!/bin/bash",
+        "# Cursus processing step launcher",
+        "set -e",
+        f"cd {CODE_DIR}",
+        f"tar -xzf {SOURCE_ARCHIVE}",
+    ]
+    for folder in unpack:
+        lines += [
+            f'for archive in "{folder}"/*.tar.gz; do',
+            f'  if [ -f "$archive" ]; then tar -xzf "$archive" -C "{folder}" && rm "$archive"; fi',
+            "done",
+        ]
+    lines.append(f'exec python {entry_point} "$@"')
+    body = ("\n".join(lines) + "\n").encode()
+    digest = hashlib.sha256(body).hexdigest()
+    return CodeObject(f"{code_prefix(bucket, pipeline_name)}{digest}/{LAUNCHER}", body)
