@@ -127,7 +127,7 @@ def test_open_registry_picks_the_local_registry_for_paths_and_file_uris(tmp_path
 
 @pytest.mark.parametrize(
     "uri",
-    ["s3://bucket/registry", "mlflow://tracking", "https://example.com/r", "file://otherhost/r"],
+    ["s3://bucket/registry", "mlflow://tracking", "sqlite://relative.db", "file://otherhost/r"],
 )
 def test_remote_registries_are_refused(tmp_path: Path, package_dir: Path, uri: str) -> None:
     with pytest.raises(StepInputError, match="only local registries"):

@@ -41,6 +41,10 @@ class BasePipelineConfig(BaseModel):
     cache: bool = Field(
         default=True, description="reuse outputs when nothing the step depends on changed"
     )
+    schedule: str | None = Field(
+        default=None,
+        description="when an orchestrator (Airflow) starts the pipeline: a cron expression or @daily",
+    )
     input_bindings: dict[str, str] = Field(
         default_factory=dict,
         description="explicit input bindings: input name -> 'Node.output' or an external URI",
@@ -76,8 +80,8 @@ SAMPLE_HOLDOUT_SOURCE = "sklearn:breast_cancer?fraction=0.3&seed=7"
 
 
 class DataLoadingConfig(BasePipelineConfig):
-    data_source: str = Field(
-        default=None,  # type: ignore[assignment]  # filled from job_type below
+    data_source: str | None = Field(
+        default=None,  # filled from job_type below, so a validated config always has one
         description="path or s3:// URI (csv, parquet, jsonl), sklearn:<dataset>, or "
         "synthetic:classification?rows=N; ?fraction=F&seed=S[&part=rest] takes a disjoint part",
     )
@@ -178,6 +182,22 @@ class RegistrationConfig(BasePipelineConfig):
     )
 
 
+class DriftCheckConfig(BasePipelineConfig):
+    drift_threshold: float = Field(
+        default=0.5,
+        gt=0,
+        le=1,
+        description="share of drifted columns at which the data counts as drifted",
+    )
+    columns: list[str] | None = Field(
+        default=None,
+        description="columns to compare; unset, every column both sides share but the label and id",
+    )
+    fail_on_drift: bool = Field(
+        default=False, description="fail the step (and so the run) when the data drifted"
+    )
+
+
 CONFIG_CLASSES: dict[str, type[BasePipelineConfig]] = {
     cls.__name__: cls
     for cls in (
@@ -192,6 +212,7 @@ CONFIG_CLASSES: dict[str, type[BasePipelineConfig]] = {
         PackageConfig,
         PayloadConfig,
         RegistrationConfig,
+        DriftCheckConfig,
     )
 }
 

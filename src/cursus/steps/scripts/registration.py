@@ -1,18 +1,23 @@
 """Registration: record the packaged model, its metrics and its lineage in a model registry.
 
 The step talks to the registry through `ModelRegistry`; `open_registry` is the one place that picks
-an implementation from MODEL_REGISTRY_URI. Only a local folder registry exists yet; an MLflow one
-will plug in behind the same interface.
+an implementation from MODEL_REGISTRY_URI: a local folder registry (a path or file:// URI) or
+MLflow's model registry (sqlite:/// store or http(s):// server; what the local runner uses when
+MLflow is installed). Both give the new version the alias `candidate`. MLflow is imported only
+when an MLflow registry is asked for, so SageMaker containers never need it.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
 import re
 import shutil
 import tarfile
+import tempfile
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
@@ -40,6 +45,8 @@ PAYLOAD_ARCHIVE = "payload.tar.gz"
 RECORD_FILE = "registration.json"
 PACKAGED_METRICS = {"training": "training_metrics.json", "calibration": "calibration_metrics.json"}
 MODEL_NAME_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
+ALIASES_FILE = "aliases.json"
+CANDIDATE = "candidate"  # the alias every new version gets; promotion moves others
 
 
 @runtime_checkable
@@ -95,7 +102,18 @@ class LocalModelRegistry:
             "lineage": lineage,
         }
         _write_json_atomically(record, version_dir / RECORD_FILE)
+        self._set_candidate(self.root / name, version)
         return record
+
+    @staticmethod
+    def _set_candidate(model_root: Path, version: int) -> None:
+        """aliases.json maps alias -> version; `candidate` moves to the newest version."""
+        with _locked(model_root / (ALIASES_FILE + ".lock")):
+            path = model_root / ALIASES_FILE
+            aliases = json.loads(path.read_text()) if path.is_file() else {}
+            if version >= int(aliases.get(CANDIDATE, 0)):
+                aliases[CANDIDATE] = version
+                _write_json_atomically(aliases, path)
 
     def versions(self, name: str) -> list[int]:
         """Complete versions of `name`, oldest first."""
@@ -123,17 +141,234 @@ class LocalModelRegistry:
                 version += 1
 
 
+class MLflowModelRegistry:
+    """MLflow's model registry at a sqlite:/// store or an http(s):// tracking server.
+
+    The archive (and payload, metrics.json, lineage.json) is stored as an MLflow logged model in the
+    experiment named after the pipeline, linked to the pipeline's tracked run when there is one; the
+    model version carries the scalar metrics as `metric.<group>.<name>` tags, the lineage as
+    `lineage.<field>` tags, a one-line description, and the alias `candidate`.
+    """
+
+    def __init__(
+        self, uri: str, experiment: str | None = None, source_run_id: str | None = None
+    ) -> None:
+        self.uri = uri
+        self.experiment = experiment  # default: the pipeline's name
+        self.source_run_id = source_run_id  # default: the pipeline run's tracked MLflow run
+
+    def register(
+        self,
+        name: str,
+        model_path: Path,
+        metrics: dict[str, Any],
+        lineage: dict[str, Any],
+        payload_path: Path | None,
+    ) -> dict[str, Any]:
+        check_model_name(name)
+        client = self._client()
+        experiment = self.experiment or lineage.get("pipeline_name") or "cursus-models"
+        experiment_id = self._experiment(client, experiment)
+        source_run = self.source_run_id or self._pipeline_run(
+            client, experiment_id, lineage.get("run_id")
+        )
+        own_run = None
+        if source_run is None:  # untracked pipeline run: the registration gets a run of its own
+            own_run = client.create_run(
+                experiment_id,
+                run_name=f"register-{name}",
+                tags={"cursus_run_id": str(lineage.get("run_id")), "registered_model": name},
+            ).info.run_id
+            source_run = own_run
+        tags = {**_metric_tags(metrics), **_lineage_tags(lineage)}
+        with tempfile.TemporaryDirectory(prefix="cursus-register-") as tmp:
+            shutil.copyfile(model_path, Path(tmp) / MODEL_ARCHIVE)
+            if payload_path is not None:
+                shutil.copyfile(payload_path, Path(tmp) / PAYLOAD_ARCHIVE)
+            save_json(metrics, Path(tmp) / "metrics.json")
+            save_json(lineage, Path(tmp) / "lineage.json")
+            logged = client.create_logged_model(
+                experiment_id,
+                name=re.sub(r"[/:.%\"']", "-", name),  # a logged model's name may not hold '.'
+                source_run_id=source_run,
+                tags=tags,
+                model_type="cursus",
+            )
+            client.log_model_artifacts(logged.model_id, tmp)
+        from mlflow.entities import LoggedModelStatus
+
+        client.finalize_logged_model(logged.model_id, LoggedModelStatus.READY)
+        self._ensure_registered_model(client, name)
+        version = client.create_model_version(
+            name,
+            source=logged.artifact_location,
+            run_id=source_run,
+            tags=tags,
+            description=_describe(metrics, lineage),
+            model_id=logged.model_id,
+            await_creation_for=0,  # MLflow's own registries create versions READY at once
+        )
+        client.set_registered_model_alias(name, CANDIDATE, version.version)
+        if own_run is not None:
+            client.set_tag(own_run, "registered_model", f"{name}:{version.version}")
+            client.set_terminated(own_run)
+        location = logged.artifact_location.rstrip("/")
+        return {
+            "registry": self.uri,
+            "name": name,
+            "version": int(version.version),
+            "aliases": [CANDIDATE],
+            "model_uri": f"models:/{name}/{version.version}",
+            "archive_uri": f"{location}/{MODEL_ARCHIVE}",
+            "payload_uri": f"{location}/{PAYLOAD_ARCHIVE}" if payload_path is not None else None,
+            "mlflow_model_id": logged.model_id,
+            "mlflow_run_id": source_run,
+            "metrics": metrics,
+            "lineage": lineage,
+        }
+
+    def _client(self) -> Any:
+        os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
+        os.environ.setdefault("MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT", "true")
+        try:
+            from mlflow import MlflowClient
+        except ImportError:
+            raise StepInputError(
+                f"MODEL_REGISTRY_URI={self.uri!r} is an MLflow registry, but MLflow is not "
+                "installed in this environment; install mlflow or use a folder registry"
+            ) from None
+        import logging
+
+        for quiet in ("mlflow.store.db.utils", "alembic.runtime.migration"):
+            logging.getLogger(quiet).setLevel(logging.WARNING)  # table creation is routine here
+        with _locked(_sqlite_path(self.uri, ".lock")):  # first open creates the tables
+            client = MlflowClient(tracking_uri=self.uri, registry_uri=self.uri)
+            client.search_experiments(max_results=1)
+        return client
+
+    def _experiment(self, client: Any, name: str) -> str:
+        """The experiment's id, created when missing; a SQLite store keeps its artifacts in
+        mlartifacts/ beside the database (MLflow would use ./mlruns of the current folder)."""
+        from mlflow.exceptions import MlflowException
+
+        found = client.get_experiment_by_name(name)
+        if found is not None:
+            return str(found.experiment_id)
+        db = _sqlite_path(self.uri, "")
+        location = None
+        if db is not None:
+            folder = re.sub(r"[^A-Za-z0-9._-]+", "_", name).strip("._") or "experiment"
+            location = (db.parent / "mlartifacts" / folder).as_uri()
+        try:
+            return str(client.create_experiment(name, artifact_location=location))
+        except MlflowException as exc:
+            if exc.error_code != "RESOURCE_ALREADY_EXISTS":
+                raise
+            return str(client.get_experiment_by_name(name).experiment_id)
+
+    @staticmethod
+    def _pipeline_run(client: Any, experiment_id: str, run_id: str | None) -> str | None:
+        """The MLflow run that tracks this pipeline run, when tracking has created it already."""
+        if not run_id or not re.fullmatch(r"[A-Za-z0-9._-]+", run_id):
+            return None
+        runs = client.search_runs(
+            [experiment_id], filter_string=f"attributes.run_name = '{run_id}'", max_results=1
+        )
+        return runs[0].info.run_id if runs else None
+
+    @staticmethod
+    def _ensure_registered_model(client: Any, name: str) -> None:
+        from mlflow.exceptions import MlflowException
+
+        try:
+            client.create_registered_model(
+                name, description="Registered by Cursus Registration steps."
+            )
+        except MlflowException as exc:
+            if exc.error_code != "RESOURCE_ALREADY_EXISTS":
+                raise
+
+
+def _metric_tags(metrics: dict[str, Any]) -> dict[str, str]:
+    """Scalar metrics as model version tags: {'metric.training.val_auc': '0.98', ...}."""
+    tags = {}
+    for group, values in metrics.items():
+        if not isinstance(values, dict):
+            continue
+        for key, value in values.items():
+            if isinstance(value, int | float) and not isinstance(value, bool):
+                tags[f"metric.{group}.{key}"] = repr(value)
+    return tags
+
+
+def _lineage_tags(lineage: dict[str, Any]) -> dict[str, str]:
+    return {
+        f"lineage.{key}": json.dumps(value, sort_keys=True)
+        if isinstance(value, dict)
+        else str(value)
+        for key, value in lineage.items()
+        if value is not None
+    }
+
+
+def _describe(metrics: dict[str, Any], lineage: dict[str, Any]) -> str:
+    headline = [
+        f"{key}={value:.4g}"
+        for group in ("training", "calibration")
+        for key, value in sorted(metrics.get(group, {}).items())
+        if key in ("val_auc", "val_log_loss", "brier_after", "ece_after")
+    ]
+    source = f"{lineage.get('pipeline_name')} {lineage.get('pipeline_version')}"
+    return f"From {source}, run {lineage.get('run_id')}" + (
+        f": {', '.join(headline)}" if headline else ""
+    )
+
+
 def open_registry(uri: str) -> ModelRegistry:
-    """The registry MODEL_REGISTRY_URI names: a folder path or a file:// URI, for now."""
+    """The registry MODEL_REGISTRY_URI names: a folder path or file:// URI (local folder), a
+    sqlite:/// path or an http(s):// MLflow server (MLflow's model registry)."""
     parsed = urlparse(uri)
     if parsed.scheme == "":
         return LocalModelRegistry(uri)
     if parsed.scheme == "file" and parsed.netloc in ("", "localhost"):
         return LocalModelRegistry(url2pathname(parsed.path))
+    if (parsed.scheme == "sqlite" and uri.startswith("sqlite:///")) or (
+        parsed.scheme in ("http", "https") and parsed.netloc
+    ):
+        return MLflowModelRegistry(uri)
     raise StepInputError(
         f"MODEL_REGISTRY_URI={uri!r} is not supported: this script supports only local registries "
-        "yet (a folder path or a file:///absolute/path URI)"
+        "(a folder path or a file:///absolute/path URI) and MLflow registries (sqlite:///path/to/mlflow.db "
+        "or the http(s):// address of an MLflow server)"
     )
+
+
+def _sqlite_path(uri: str, suffix: str) -> Path | None:
+    """For sqlite:///path/db, the database path with `suffix` added; None for other URIs."""
+    if not uri.startswith("sqlite:///"):
+        return None
+    db = Path(uri[len("sqlite:///") :])
+    return db.with_name(db.name + suffix)
+
+
+@contextlib.contextmanager
+def _locked(path: Path | None) -> Iterator[None]:
+    """Hold an exclusive advisory lock on `path` (nothing when None or without fcntl)."""
+    if path is None:
+        yield
+        return
+    try:
+        import fcntl
+    except ImportError:
+        yield
+        return
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 def check_model_name(name: str) -> None:

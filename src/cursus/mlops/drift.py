@@ -1,0 +1,65 @@
+"""Drift monitoring: compare current data with reference data, with Evidently.
+
+The comparison itself lives in the DriftCheck step script (`steps/scripts/drift_check.py`), which
+must not import Cursus; this module loads that file, so `cursus monitor drift` and a DriftCheck
+step in a pipeline decide alike.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+from collections.abc import Sequence
+from functools import cache
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+from cursus.mlops.workspace import MLOpsError
+from cursus.steps.spec import SCRIPTS_DIR
+
+SCRIPT = "drift_check.py"
+
+
+@cache
+def drift_script() -> ModuleType:
+    """The DriftCheck script as a module (imported once, with the scripts folder on sys.path for
+    its `_tabular` helper, as the local runner imports it)."""
+    if str(SCRIPTS_DIR) not in sys.path:
+        sys.path.append(str(SCRIPTS_DIR))
+    name = "cursus_step_drift_check"
+    spec = importlib.util.spec_from_file_location(name, SCRIPTS_DIR / SCRIPT)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+def drift_report(
+    reference: str | Path,
+    current: str | Path,
+    output_dir: str | Path,
+    threshold: float = 0.5,
+    columns: Sequence[str] | None = None,
+    exclude: Sequence[str] = (),
+) -> dict[str, Any]:
+    """Compare `current` with `reference` (each a .csv/.parquet file or a folder holding
+    data.parquet); write drift.json and drift.html to `output_dir`; return the summary, whose
+    `drift_detected` is true when the share of drifted columns reaches `threshold`."""
+    script = drift_script()
+    try:
+        summary: dict[str, Any] = script.check_drift(
+            script.load_table(reference, "reference"),
+            script.load_table(current, "current"),
+            output_dir,
+            threshold=threshold,
+            columns=list(columns) if columns else None,
+            exclude=list(exclude),
+        )
+    except ValueError as exc:  # the script's StepInputError: bad paths, columns or threshold
+        raise MLOpsError(str(exc)) from None
+    out = Path(output_dir)
+    summary["report_json"] = str(out / script.REPORT_JSON)
+    summary["report_html"] = str(out / script.REPORT_HTML)
+    return summary

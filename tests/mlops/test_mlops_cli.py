@@ -1,0 +1,187 @@
+"""`cursus models ...`, `cursus mlops ...` and the tracking options of `cursus run`."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from _mlops_support import TrackedE2E, make_package
+from click.testing import CliRunner
+from mlflow import MlflowClient
+
+from cursus.cli.main import cli
+from cursus.mlops.registry import resolve_packaged_model
+
+CURSUS = str(Path(sys.executable).with_name("cursus"))
+
+
+def invoke(*args: str) -> str:
+    result = CliRunner().invoke(cli, list(args), catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    return result.output
+
+
+@pytest.fixture(scope="module")
+def workspace(tmp_path_factory: pytest.TempPathFactory, new_store: Callable[[Path], str]) -> Path:
+    """A workspace whose MLflow registry holds churn v1 and v2, registered with the CLI."""
+    ws = tmp_path_factory.mktemp("ws")
+    new_store(ws)
+    root = tmp_path_factory.mktemp("pkg")
+    for version, auc in ((1, 0.81), (2, 0.93)):
+        package = make_package(root / str(version), val_auc=auc)
+        out = invoke("mlops", "register", str(package), "--name", "churn", "--workspace", str(ws))
+        assert out == f"registered churn version {version} (alias candidate)\n"
+    return ws
+
+
+def test_models_list_show_and_promote(workspace: Path) -> None:
+    ws = ["--workspace", str(workspace)]
+    lines = invoke("models", "list", *ws).splitlines()
+    assert lines[0].split() == ["NAME", "LATEST", "VERSIONS", "ALIASES"]
+    assert lines[1].split() == ["churn", "2", "2", "candidate=2"]
+
+    shown = invoke("models", "show", "churn", "--version", "1", *ws)
+    assert shown.startswith("churn version 1\n  aliases:  -\n")
+    assert "val_auc=0.81" in shown
+    assert json.loads(invoke("models", "show", "churn", "--json", *ws))["version"] == 2
+
+    assert invoke("models", "promote", "churn", "1", *ws) == "churn@production -> version 1\n"
+    assert invoke("models", "promote", "churn", "2", "--alias", "production", *ws) == (
+        "churn@production -> version 2 (was 1)\n"
+    )
+    rows = json.loads(invoke("models", "list", "--json", *ws))
+    assert rows[0]["aliases"] == {"candidate": 2, "production": 2}
+    assert "aliases:  candidate, production" in invoke("models", "show", "churn", *ws)
+
+
+def test_models_errors_are_short(workspace: Path) -> None:
+    result = CliRunner().invoke(
+        cli, ["models", "promote", "churn", "9", "--workspace", str(workspace)]
+    )
+    assert result.exit_code == 2
+    assert "has no version 9" in result.output
+    result = CliRunner().invoke(cli, ["models", "show", "nope", "--workspace", str(workspace)])
+    assert result.exit_code == 2 and "no model 'nope'" in result.output
+
+
+def test_models_on_a_folder_registry(tmp_path: Path) -> None:
+    registry = tmp_path / "registry"
+    package = make_package(tmp_path / "pkg")
+    invoke("mlops", "register", str(package), "--name", "m", "--registry-uri", str(registry),
+           "--workspace", str(tmp_path / "ws"))  # fmt: skip
+    assert "m" in invoke("models", "list", "--registry-uri", registry.as_uri())
+    invoke("models", "promote", "m", "1", "--registry-uri", str(registry))
+    assert json.loads((registry / "m" / "aliases.json").read_text()) == {
+        "candidate": 1,
+        "production": 1,
+    }
+
+
+def test_setup_and_status(workspace: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)  # no DVC repository here
+    ws = ["--workspace", str(workspace)]
+    project = json.loads(invoke("mlops", "setup", "--project", "fraud", "--json", *ws))
+    assert project["name"] == "fraud" and project["registry_prefix"] == "fraud."
+    assert Path(project["dvc_remote"]).is_dir()
+    status = json.loads(invoke("mlops", "status", "--project", "fraud", "--json", *ws))
+    services = status["services"]
+    assert services["tracking"]["state"] == "ready"
+    assert services["server"]["state"] == "down"
+    assert services["registry"]["models"] == 1
+    assert services["data"]["state"] == "no repo"
+    assert services["serving"]["state"] == "none"
+    text = invoke("mlops", "status", "--project", "fraud", *ws)
+    assert text.splitlines()[0] == f"project fraud in {workspace}"
+    assert [line.split()[0] for line in text.splitlines()[1:]] == [
+        "tracking", "server", "registry", "data", "serving"
+    ]  # fmt: skip
+    # project names get their prefix on registration
+    out = invoke("mlops", "register", str(make_package(tmp_path / "p")), "--name", "xgb",
+                 "--project", "fraud", *ws)  # fmt: skip
+    assert out.startswith("registered fraud.xgb version 1")
+
+
+@pytest.mark.slow
+def test_the_mlflow_server_starts_serves_the_registry_and_stops(
+    workspace: Path, tmp_path: Path
+) -> None:
+    """A real `mlflow server` on a free loopback port: health, the registry over HTTP (register
+    and download), status, stop. Takes ~7 s to come up."""
+    from cursus.mlops.server import healthy, server_status
+
+    ws = ["--workspace", str(workspace)]
+    out = invoke("mlops", "start", *ws)
+    state = server_status(workspace)
+    try:
+        assert out.startswith(f"MLflow server started at {state['url']} (pid {state['pid']}")
+        assert state["healthy"] and state["url"].startswith("http://127.0.0.1:")
+        assert "already running" in invoke("mlops", "start", *ws)
+        status = json.loads(invoke("mlops", "status", "--json", *ws))["services"]["server"]
+        assert status["state"] == "up" and status["url"] == state["url"]
+
+        http = MlflowClient(state["url"])
+        assert "churn" in [m.name for m in http.search_registered_models()]
+        package = make_package(tmp_path / "pkg", val_auc=0.99)
+        # a new project's experiment is created through the server: its artifacts are proxied
+        out = invoke("mlops", "register", str(package), "--name", "m", "--project", "remote",
+                     "--registry-uri", state["url"], *ws)  # fmt: skip
+        assert out.startswith("registered remote.m version 1")
+        remote = http.get_experiment_by_name("remote")
+        assert remote.artifact_location.startswith("mlflow-artifacts:")
+        fetched = resolve_packaged_model("remote.m@candidate", workspace, state["url"])
+        assert fetched == workspace / "registry-cache" / "remote.m" / "1" / "model.tar.gz"
+        assert fetched.read_bytes() == package.read_bytes()
+    finally:
+        stopped = invoke("mlops", "stop", *ws)
+    assert stopped == "MLflow server stopped\n"
+    assert not healthy(state["url"])
+    assert not server_status(workspace)["running"]
+    with pytest.raises(ProcessLookupError):
+        os.killpg(state["pid"], 0)
+    assert invoke("mlops", "stop", *ws) == "no MLflow server was running\n"
+
+
+def test_a_server_that_does_not_answer_in_time_is_stopped_and_reported(tmp_path: Path) -> None:
+    from cursus.mlops.server import server_status, start_server
+    from cursus.mlops.workspace import MLOpsError
+
+    with pytest.raises(
+        MLOpsError, match=r"did not answer http://127\.0\.0\.1:\d+/health within 0\.5 s"
+    ):
+        start_server(tmp_path / "ws", timeout=0.5)
+    assert not (tmp_path / "ws" / "mlflow-server.json").exists()
+    assert not server_status(tmp_path / "ws")["running"]
+
+
+@pytest.mark.slow
+def test_cursus_run_tracks_in_the_background_and_no_tracking_does_not(
+    tracked_e2e: TrackedE2E,
+) -> None:
+    def run(*extra: str) -> str:
+        done = subprocess.run(
+            [CURSUS, "run", "xgboost_e2e", "-c", str(tracked_e2e.config), "--json",
+             "--workspace", str(tracked_e2e.workspace), *extra],
+            capture_output=True, text=True, check=True,
+        )  # fmt: skip
+        return json.loads(done.stdout)["run_id"]
+
+    untracked = run("--no-tracking")
+    tracked = run()
+    client = MlflowClient(tracked_e2e.uri)
+    experiment = client.get_experiment_by_name("xgboost-e2e").experiment_id
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        found = client.search_runs([experiment], f"attributes.run_name = '{tracked}'")
+        if found and found[0].info.status == "FINISHED":
+            break
+        time.sleep(0.5)
+    else:
+        pytest.fail(f"the tracking writer did not finish: {tracked_e2e.workspace / 'tracking.log'}")
+    assert found[0].data.tags["pipeline_name"] == "xgboost-e2e"
+    assert client.search_runs([experiment], f"attributes.run_name = '{untracked}'") == []

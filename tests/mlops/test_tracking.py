@@ -1,0 +1,263 @@
+"""Tracking through a runner hook: one MLflow run per pipeline run, one nested run per step, with
+the step's config as params, its results and hardware use as metrics, its plots as artifacts."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from _mlops_support import TrackedE2E
+from mlflow import MlflowClient
+
+from cursus.backends.local import StepResult
+from cursus.core.plan import Plan, PlanStep
+from cursus.mlops.tracking import MLflowTracking, dag_digest, flatten, git_commit, mlflow_client
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def runs_of(client: MlflowClient, mlflow_run_id: str) -> dict[str, object]:
+    parent = client.get_run(mlflow_run_id)
+    children = client.search_runs(
+        [parent.info.experiment_id],
+        filter_string=f"tags.mlflow.parentRunId = '{mlflow_run_id}'",
+        max_results=100,
+    )
+    return {"parent": parent, **{r.info.run_name: r for r in children}}
+
+
+def test_flatten_gives_dot_keys_and_json_values() -> None:
+    config = {"eta": 0.1, "hyperparameters": {"max_depth": 6, "dims": [64, 32]}, "role": None}
+    assert flatten(config) == {
+        "eta": "0.1",
+        "hyperparameters.max_depth": "6",
+        "hyperparameters.dims": "[64, 32]",
+        "role": "null",
+    }
+    assert flatten({"a b/c:d": "x" * 7000})["a b/c_d"] == "x" * 6000
+
+
+def test_git_commit_is_none_outside_a_repository(tmp_path: Path) -> None:
+    assert git_commit(tmp_path) is None
+    assert git_commit(tmp_path / "missing") is None
+
+
+def test_each_run_is_a_parent_run_with_a_nested_run_per_step(tracked_e2e: TrackedE2E) -> None:
+    assert tracked_e2e.errors == []
+    client = MlflowClient(tracked_e2e.uri)
+    runs = runs_of(client, tracked_e2e.mlflow_ids[tracked_e2e.first.run_id])
+    parent = runs.pop("parent")
+    assert sorted(runs) == sorted(s.name for s in tracked_e2e.plan.steps)
+    assert parent.info.run_name == tracked_e2e.first.run_id
+    assert parent.info.status == "FINISHED"
+    assert client.get_experiment(parent.info.experiment_id).name == "xgboost-e2e"
+    tags = parent.data.tags
+    assert tags["pipeline_name"] == "xgboost-e2e"
+    assert tags["pipeline_version"] == tracked_e2e.plan.pipeline["pipeline_version"]
+    assert tags["author"] == "ada"
+    expected_dag = hashlib.sha256(json.dumps(tracked_e2e.plan.dag, sort_keys=True).encode())
+    assert tags["dag_digest"] == expected_dag.hexdigest() == dag_digest(tracked_e2e.plan)
+    head = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, cwd=".")
+    if head.returncode == 0:
+        assert tags["git_commit"] == head.stdout.strip()
+    else:
+        assert "git_commit" not in tags
+    assert tags["registered_model"] == "xgboost-e2e:1"
+    # the parent carries every step's metrics under '<step>.<metric>'
+    val_auc = tracked_e2e.first.steps["XGBoostTraining"].metrics["val_auc"]
+    assert parent.data.metrics["XGBoostTraining.val_auc"] == pytest.approx(val_auc)
+
+
+def test_step_runs_hold_params_metrics_artifacts_and_hardware(tracked_e2e: TrackedE2E) -> None:
+    client = MlflowClient(tracked_e2e.uri)
+    runs = runs_of(client, tracked_e2e.mlflow_ids[tracked_e2e.first.run_id])
+    training = runs["XGBoostTraining"]
+    step = tracked_e2e.plan.step("XGBoostTraining")
+    assert training.data.params["hyperparameters.eta"] == str(step.config["hyperparameters"]["eta"])
+    assert training.data.params["label_field"] == step.config["label_field"]
+    result = tracked_e2e.first.steps["XGBoostTraining"]
+    for key, value in result.metrics.items():
+        assert training.data.metrics[key] == pytest.approx(value)
+    assert training.data.tags["cache_hit"] == "false"
+    assert training.data.tags["step_type"] == "XGBoostTraining"
+    assert training.info.status == "FINISHED"
+    assert [a.path for a in client.list_artifacts(training.info.run_id)] == ["training_metrics"]
+
+    evaluation = runs["XGBoostModelEval_calibration"]
+    files = {a.path for a in client.list_artifacts(evaluation.info.run_id, "metrics_output")}
+    assert {"metrics_output/roc_curve.png", "metrics_output/metrics.json"} <= files
+    calibration = runs["ModelCalibration_calibration"]
+    assert "brier_after" in calibration.data.metrics
+
+    hardware = {k: v for k, v in training.data.metrics.items() if k.startswith("hardware.")}
+    assert hardware == pytest.approx({f"hardware.{k}": v for k, v in result.hardware.items()})
+    assert hardware["hardware.cpu_user_seconds"] > 0
+    assert 0 < hardware["hardware.cpu_seconds"] <= hardware["hardware.wall_seconds"] * 64
+    assert 30 < hardware["hardware.peak_rss_mb"] < 16_000
+    assert hardware["hardware.peak_rss_mb"] >= hardware["hardware.rss_increase_mb"]
+
+
+def test_the_cached_run_is_tracked_with_cache_hit(tracked_e2e: TrackedE2E) -> None:
+    client = MlflowClient(tracked_e2e.uri)
+    runs = runs_of(client, tracked_e2e.mlflow_ids[tracked_e2e.cached.run_id])
+    parent = runs.pop("parent")
+    assert parent.info.status == "FINISHED"
+    assert {r.data.tags["cache_hit"] for r in runs.values()} == {"true"}
+    training = runs["XGBoostTraining"]
+    assert training.data.metrics["val_auc"] == pytest.approx(
+        tracked_e2e.first.steps["XGBoostTraining"].metrics["val_auc"]
+    )
+    assert not any(k.startswith("hardware.") for k in training.data.metrics)  # nothing ran
+    assert [a.path for a in client.list_artifacts(training.info.run_id)] == ["training_metrics"]
+
+
+def test_hardware_is_in_result_json_and_the_run_records(tracked_e2e: TrackedE2E) -> None:
+    from cursus.backends.local.records import RunRecords
+
+    run_dir = tracked_e2e.workspace / "runs" / tracked_e2e.first.run_id
+    outcome = json.loads((run_dir / "XGBoostTraining" / "attempt-1" / "result.json").read_text())
+    assert outcome["hardware"] == tracked_e2e.first.steps["XGBoostTraining"].hardware
+    record = RunRecords(tracked_e2e.workspace / "runs.db").get_run(tracked_e2e.first.run_id)
+    steps = {s["name"]: s for s in record["steps"]}
+    assert steps["XGBoostTraining"]["hardware"]["peak_rss_mb"] > 30
+    cached = RunRecords(tracked_e2e.workspace / "runs.db").get_run(tracked_e2e.cached.run_id)
+    assert {json.dumps(s["hardware"]) for s in cached["steps"]} == {"{}"}
+
+
+def test_old_run_databases_get_the_hardware_column(tmp_path: Path) -> None:
+    import sqlite3
+
+    from cursus.backends.local.records import RunRecords
+
+    db = tmp_path / "runs.db"
+    with sqlite3.connect(db) as con:
+        con.execute(
+            "CREATE TABLE steps (run_id TEXT NOT NULL, name TEXT NOT NULL, step_type TEXT NOT NULL,"
+            " status TEXT NOT NULL, cache_key TEXT, cache_hit INTEGER NOT NULL DEFAULT 0,"
+            " attempts INTEGER NOT NULL DEFAULT 0, started REAL, ended REAL,"
+            " outputs TEXT NOT NULL DEFAULT '{}', metrics TEXT NOT NULL DEFAULT '{}', error TEXT,"
+            " log_path TEXT, PRIMARY KEY (run_id, name))"
+        )
+        con.execute(
+            "INSERT INTO steps (run_id, name, step_type, status) VALUES ('r', 's', 't', 'x')"
+        )
+    RunRecords(db)
+    RunRecords(db)  # a second open finds the column there
+    with sqlite3.connect(db) as con:
+        assert con.execute("SELECT hardware FROM steps").fetchall() == [("{}",)]
+
+
+def _step(name: str, depends_on: list[str] | None = None) -> PlanStep:
+    return PlanStep(
+        name=name,
+        step_type="Demo",
+        job_type=None,
+        job_kind="processing",
+        framework="sklearn",
+        depends_on=depends_on or [],
+        config={"alpha": 1, "nested": {"beta": "x"}},
+        inputs={},
+        outputs={"report": {"kind": "metrics"}},
+        script={"entry_point": "demo.py", "sha256": "0"},
+        spec_digest="0",
+    )
+
+
+def test_failed_and_skipped_steps_and_failed_runs(
+    tmp_path: Path, new_store: Callable[[Path], str]
+) -> None:
+    """Hooks called the way the runner calls them, from several threads' worth of events."""
+    from cursus.backends.local import RunResult
+
+    report = tmp_path / "report"
+    report.mkdir()
+    (report / "plot.png").write_bytes(b"\x89PNG")
+    (report / "notes.txt").write_text("not a report")
+    a, b, c = _step("A"), _step("B", ["A"]), _step("C", ["B"])
+    plan = Plan(pipeline={"pipeline_name": "demo", "pipeline_version": "0.1", "author": "me"},
+                dag={"nodes": ["A", "B", "C"]}, steps=[a, b, c])  # fmt: skip
+    uri = new_store(tmp_path)
+    tracking = MLflowTracking(uri, experiment="demo-exp")
+    ok = StepResult("A", "succeeded", outputs={"report": str(report)}, metrics={"m": 2.0},
+                    hardware={"peak_rss_mb": 120.0}, seconds=0.5, attempts=1)  # fmt: skip
+    failed = StepResult("B", "failed", error="ValueError: bad input", attempts=2)
+    skipped = StepResult("C", "skipped", error="upstream B did not succeed")
+    tracking.before_pipeline_run("run-1", plan)
+    tracking.before_step_run("run-1", a)
+    tracking.after_step_run("run-1", a, ok)
+    tracking.before_step_run("run-1", b)
+    tracking.on_step_error("run-1", b, failed)
+    tracking.after_step_run("run-1", c, skipped)
+    tracking.after_pipeline_run(RunResult("run-1", "failed", str(tmp_path), {}, 1.0))
+    assert tracking.errors == []
+
+    client = mlflow_client(uri)
+    runs = runs_of(client, tracking.mlflow_run_ids["run-1"])
+    assert runs["parent"].info.status == "FAILED"
+    assert client.get_experiment(runs["parent"].info.experiment_id).name == "demo-exp"
+    assert runs["A"].info.status == "FINISHED"
+    assert runs["A"].data.params == {"alpha": "1", "nested.beta": "x"}
+    assert runs["A"].data.metrics == {"m": 2.0, "hardware.peak_rss_mb": 120.0, "seconds": 0.5}
+    assert [f.path for f in client.list_artifacts(runs["A"].info.run_id, "report")] == [
+        "report/plot.png"
+    ]
+    assert runs["B"].info.status == "FAILED"
+    assert runs["B"].data.tags["error"] == "ValueError: bad input"
+    assert runs["B"].data.tags["attempts"] == "2"
+    assert runs["C"].info.status == "KILLED"
+    assert runs["C"].data.params == {"alpha": "1", "nested.beta": "x"}
+    assert runs["C"].data.tags["status"] == "skipped"
+
+
+def test_a_store_that_cannot_be_opened_never_fails_the_run(tmp_path: Path) -> None:
+    from cursus.backends.local import RunResult
+
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    tracking = MLflowTracking(f"sqlite:///{blocker / 'sub' / 'mlflow.db'}")
+    plan = Plan(pipeline={"pipeline_name": "demo"}, dag={}, steps=[_step("A")])
+    tracking.before_pipeline_run("run-1", plan)
+    tracking.after_pipeline_run(RunResult("run-1", "succeeded", str(tmp_path), {}, 0.1))
+    assert tracking.errors
+
+
+@pytest.mark.slow
+def test_background_writer_finishes_after_the_run(tracked_e2e: TrackedE2E, tmp_path: Path) -> None:
+    """What `cursus run` uses: a separate writer process that outlives the hook's calls."""
+    from cursus.backends.local import LocalRunner
+
+    tracking = MLflowTracking(
+        workspace=tracked_e2e.workspace, experiment="background", background=True
+    )
+    result = LocalRunner(tracked_e2e.plan, workspace=tracked_e2e.workspace, hooks=[tracking]).run()
+    assert result.ok
+    assert tracking.wait(timeout=120)
+    client = MlflowClient(tracked_e2e.uri)
+    experiment = client.get_experiment_by_name("background")
+    (parent,) = client.search_runs(
+        [experiment.experiment_id], f"attributes.run_name = '{result.run_id}'"
+    )
+    assert parent.info.status == "FINISHED"
+    assert len(runs_of(client, parent.info.run_id)) == 1 + len(tracked_e2e.plan.steps)
+    log = (
+        (tracked_e2e.workspace / "tracking.log").read_text()
+        if (tracked_e2e.workspace / "tracking.log").exists()
+        else ""
+    )
+    assert "Traceback" not in log
+
+
+def test_cursus_help_does_not_import_mlflow() -> None:
+    code = (
+        "import sys\nfrom click.testing import CliRunner\nfrom cursus.cli.main import cli\n"
+        "for args in (['--help'], ['run', '--help'], ['models', '--help'], ['mlops', '--help']):\n"
+        "    assert CliRunner().invoke(cli, args).exit_code == 0, args\n"
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in ('mlflow', 'sqlalchemy', 'dvc')))"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "[]"
