@@ -206,20 +206,39 @@ def apply_preprocessing(df: pd.DataFrame, artifacts: dict[str, Any]) -> np.ndarr
     missing = [c for c in features if c not in df.columns]
     if missing:
         raise StepInputError(f"input is missing feature columns {missing}")
-    columns = []
-    for c in features:
-        if c in artifacts["categories"]:
-            codes = {v: i for i, v in enumerate(artifacts["categories"][c])}
-            as_text = df[c].astype("string")
-            # unseen or missing categories map to -1, a value the model saw for neither
-            col = as_text.map(codes).astype("float64").fillna(-1.0).to_numpy()
-        else:
-            col = pd.to_numeric(df[c], errors="coerce").astype("float64")
-            col = col.fillna(artifacts["numeric_impute"][c]).to_numpy()
-        columns.append(col)
-    if not columns:
+    if not features:
         return np.zeros((len(df), 0), dtype=np.float32)
-    return np.column_stack(columns).astype(np.float32)
+    categories: dict[str, list[str]] = artifacts["categories"]
+    numeric = [c for c in features if c not in categories]
+    out = np.empty((len(df), len(features)), dtype=np.float64)
+    position = {c: i for i, c in enumerate(features)}
+    if numeric:
+        out[:, [position[c] for c in numeric]] = _numeric_block(
+            df, numeric, artifacts["numeric_impute"]
+        )
+    for c in categories:
+        codes = {v: i for i, v in enumerate(categories[c])}
+        # unseen or missing categories map to -1, a value the model saw for neither
+        out[:, position[c]] = (
+            df[c].astype("string").map(codes).astype("float64").fillna(-1.0).to_numpy()
+        )
+    return out.astype(np.float32)
+
+
+def _numeric_block(df: pd.DataFrame, columns: list[str], impute: dict[str, float]) -> np.ndarray:
+    """The numeric features as one float matrix with missing values imputed.
+
+    One numpy conversion of the whole block is what keeps single-row serving fast; a column holding
+    text that is not a number falls back to per-column coercion (such text counts as missing).
+    """
+    try:
+        block = df[columns].to_numpy(dtype=np.float64)
+    except (TypeError, ValueError):
+        block = np.column_stack(
+            [pd.to_numeric(df[c], errors="coerce").astype("float64").to_numpy() for c in columns]
+        )
+    fill = np.array([impute[c] for c in columns], dtype=np.float64)
+    return np.where(np.isnan(block), fill, block)
 
 
 def load_preprocessing(directory: str | Path) -> dict[str, Any]:
