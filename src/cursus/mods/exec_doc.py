@@ -148,3 +148,58 @@ def apply_execution_document(
             field = ".".join(str(p) for p in err["loc"])
             raise ConfigError(f"{source}: step '{name}', field '{field}': {err['msg']}") from None
     return updated
+
+
+def runtime_differences(doc: dict[str, Any], plan: Plan) -> list[str]:
+    """Step values in `doc` that differ from what `plan` (the deployed pipeline) was compiled with."""
+    current = generate_execution_document(plan)["PIPELINE_STEP_CONFIGS"]
+    return [
+        f"step '{name}', field '{key}'"
+        for name, section in doc["PIPELINE_STEP_CONFIGS"].items()
+        for key, value in section["STEP_CONFIG"].items()
+        if name in current and current[name]["STEP_CONFIG"].get(key) != value
+    ]
+
+
+def start_pipeline_execution(
+    pipeline: Any,
+    execution_document: dict[str, Any] | str | Path,
+    config_path: str | Path | None = None,
+    region: str | None = None,
+    session: Any = None,
+) -> dict[str, Any]:
+    """Start a deployed SageMaker pipeline with an execution document.
+
+    The document's `PIPELINE_ADDITIONAL_PARAMS.parameters` become the execution's pipeline
+    parameters. Step values are compiled into a SageMaker definition, so with `config_path` given a
+    document whose step values differ from the config is refused (redeploy to change them); the
+    local runner applies step values directly (`cursus run --exec-doc`).
+    """
+    from cursus.backends.sagemaker import start
+
+    doc = (
+        execution_document
+        if isinstance(execution_document, dict)
+        else load_execution_document(execution_document)
+    )
+    problems = validate_execution_document(doc)
+    if problems:
+        raise ConfigError(problems[0])
+    if config_path is not None:
+        from cursus.api.loading import load_dag
+        from cursus.core.compiler import PipelineDAGCompiler
+
+        plan = PipelineDAGCompiler(config_path).compile_to_plan(load_dag(pipeline))
+        changed = runtime_differences(doc, plan)
+        if changed:
+            raise ConfigError(
+                f"the execution document changes {', '.join(changed[:3])}"
+                f"{' and more' if len(changed) > 3 else ''}, which the deployed SageMaker definition fixes; "
+                "change the config and redeploy, or run it locally with `cursus run --exec-doc`"
+            )
+    parameters = {
+        k: v
+        for k, v in (doc["PIPELINE_ADDITIONAL_PARAMS"].get("parameters") or {}).items()
+        if v is not None
+    }
+    return start(pipeline, config_path, parameters=parameters, region=region, session=session)

@@ -1,0 +1,70 @@
+"""`cursus exec-doc`: execution documents, as MODS reads them."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+
+from cursus.errors import ConfigError
+
+
+def register(cli: click.Group) -> None:
+    cli.add_command(exec_doc)
+
+
+@click.group("exec-doc")
+def exec_doc() -> None:
+    """Execution documents: the run-time configuration of each step."""
+
+
+@exec_doc.command("generate")
+@click.argument("dag_ref", metavar="DAG")
+@click.option("-c", "--config", "config", required=True, type=click.Path(dir_okay=False))
+@click.option(
+    "-o", "--output", type=click.Path(dir_okay=False), help="write here instead of stdout"
+)
+def generate(dag_ref: str, config: str, output: str | None) -> None:
+    """Build the execution document of a compiled pipeline (secrets left out)."""
+    from cursus.api.loading import load_dag
+    from cursus.core.compiler import PipelineDAGCompiler
+    from cursus.mods.exec_doc import generate_execution_document
+
+    plan = PipelineDAGCompiler(config).compile_to_plan(load_dag(dag_ref))
+    text = json.dumps(generate_execution_document(plan), indent=2, sort_keys=True) + "\n"
+    if output:
+        Path(output).write_text(text)
+        click.echo(f"wrote {output}", err=True)
+    else:
+        click.echo(text, nl=False)
+
+
+@exec_doc.command("validate")
+@click.argument("document", type=click.Path(dir_okay=False))
+@click.option("--dag", "dag_ref", help="also check step names and fields against this DAG ...")
+@click.option("-c", "--config", "config", type=click.Path(dir_okay=False), help="... and config")
+def validate(document: str, dag_ref: str | None, config: str | None) -> None:
+    """Check a document against the JSON Schema (and a pipeline); every problem at once."""
+    from cursus.mods.exec_doc import validate_execution_document
+
+    try:
+        doc = json.loads(Path(document).read_text())
+    except FileNotFoundError:
+        raise ConfigError(f"{document}: no such execution document") from None
+    except json.JSONDecodeError as exc:
+        raise ConfigError(f"{document}: not valid JSON (line {exc.lineno}: {exc.msg})") from None
+    plan = None
+    if dag_ref and config:
+        from cursus.api.loading import load_dag
+        from cursus.core.compiler import PipelineDAGCompiler
+
+        plan = PipelineDAGCompiler(config).compile_to_plan(load_dag(dag_ref))
+    elif dag_ref or config:
+        raise ConfigError("give both --dag and --config, or neither")
+    problems = validate_execution_document(doc, plan, source=document)
+    for problem in problems:
+        click.echo(f"error: {problem}", err=True)
+    if problems:
+        raise SystemExit(2)
+    click.echo(f"ok: {document} is a valid execution document")
