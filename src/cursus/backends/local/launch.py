@@ -7,6 +7,7 @@ step does not pay their import time. Everything a step prints goes to its log fi
 from __future__ import annotations
 
 import importlib.util
+import io
 import json
 import math
 import os
@@ -14,22 +15,67 @@ import sys
 import threading
 import time
 import traceback
+from multiprocessing import context as mp_context
+from multiprocessing import forkserver, popen_forkserver, reduction, spawn, util
 from pathlib import Path
 from typing import Any
 
-# Imported by the fork server before any step runs; each is skipped when not installed.
+# Imported by the fork server before any step runs; each is skipped when not installed. A module
+# missing here is imported again by every step that uses it (sklearn.datasets alone is ~0.3 s).
 PRELOAD = [
     "numpy",
     "pandas",
     "pyarrow.parquet",
+    "pyarrow.dataset",  # read_parquet of a folder
+    "pyarrow.pandas_compat",  # Arrow <-> pandas conversion
+    "sklearn.datasets",  # DataLoading: sklearn: and synthetic: sources
     "sklearn.metrics",
     "sklearn.model_selection",
     "sklearn.isotonic",
     "xgboost",
     "matplotlib.pyplot",
+    "matplotlib.backends.backend_agg",  # savefig with the Agg backend
     "fsspec",
 ]
 TORCH_PRELOAD = ["torch"]
+
+
+class _StepPopen(popen_forkserver.Popen):
+    """The fork server's Popen, except that the step does not re-run the parent's `__main__`.
+
+    multiprocessing re-executes the parent's main script (as `__mp_main__`) in every child so that
+    objects defined there can be unpickled. A step needs nothing from it: re-running it costs each
+    step the script's imports (all of pytest under pytest), and a user's script that calls
+    run_pipeline() without an `if __name__ == "__main__":` guard would start its whole pipeline
+    again inside every step. The rest is the standard library's `_launch`.
+    """
+
+    def _launch(self, process_obj: Any) -> None:
+        prep_data = spawn.get_preparation_data(process_obj._name)
+        prep_data.pop("init_main_from_name", None)
+        prep_data.pop("init_main_from_path", None)
+        buf = io.BytesIO()
+        popen_forkserver.set_spawning_popen(self)
+        try:
+            reduction.dump(prep_data, buf)
+            reduction.dump(process_obj, buf)
+        finally:
+            popen_forkserver.set_spawning_popen(None)
+        self.sentinel, w = forkserver.connect_to_new_process(self._fds)
+        _parent_w = os.dup(w)  # the child's sentinel of its parent, as in the standard library
+        self.finalizer = util.Finalize(self, util.close_fds, (_parent_w, self.sentinel))
+        with open(w, "wb", closefd=True) as f:
+            f.write(buf.getbuffer())
+        self.pid = forkserver.read_signed(self.sentinel)
+
+
+class StepProcess(mp_context.ForkServerProcess):
+    """A fork-server process for a step. It lives here, in a module the fork server preloads, because
+    the child unpickles the process object and would otherwise import its module first."""
+
+    @staticmethod
+    def _Popen(process_obj: Any) -> _StepPopen:
+        return _StepPopen(process_obj)
 
 
 def run_step(request: dict[str, Any]) -> None:
@@ -43,16 +89,23 @@ def run_step(request: dict[str, Any]) -> None:
     os.environ.update(request["environ_vars"])
     result_path = Path(request["result_path"])
     started = time.perf_counter()
+    baseline = _usage_baseline()
     try:
         metrics = call_main(request)
     except BaseException as exc:  # report whatever the script raised, then fail the process
         traceback.print_exc()
-        _write(result_path, {"ok": False, "error": f"{type(exc).__name__}: {exc}"})
+        error = f"{type(exc).__name__}: {exc}"
+        _write(result_path, {"ok": False, "error": error, "hardware": hardware(baseline, started)})
         sys.stdout.flush()
         os._exit(1)
     _write(
         result_path,
-        {"ok": True, "metrics": clean_metrics(metrics), "seconds": time.perf_counter() - started},
+        {
+            "ok": True,
+            "metrics": clean_metrics(metrics),
+            "seconds": time.perf_counter() - started,
+            "hardware": hardware(baseline, started),
+        },
     )
     sys.stdout.flush()
     sys.stderr.flush()
@@ -91,6 +144,81 @@ def clean_metrics(metrics: Any) -> dict[str, float]:
     return out
 
 
+def _usage_baseline() -> dict[str, float]:
+    """What this process had already used when the step began (a forked child inherits its
+    parent's resident memory and ru_maxrss)."""
+    import resource
+
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return {
+        "cpu": usage.ru_utime + usage.ru_stime,
+        "maxrss_mb": _maxrss_mb(usage.ru_maxrss),
+        "rss_mb": _current_rss_mb(),
+    }
+
+
+def hardware(baseline: dict[str, float], started: float) -> dict[str, float]:
+    """CPU, memory and GPU use of the step, measured in its own process.
+
+    peak_rss_mb is the process's high-water resident memory, which for a forked step includes what
+    it inherited from the fork server (rss_start_mb); rss_increase_mb is the growth beyond that.
+    cpu_utilization is CPU seconds per wall second (above 1 when several cores were busy).
+    """
+    import resource
+
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    wall = max(time.perf_counter() - started, 1e-9)
+    cpu = usage.ru_utime + usage.ru_stime - baseline["cpu"]
+    peak = _maxrss_mb(usage.ru_maxrss)
+    found = {
+        "cpu_user_seconds": usage.ru_utime,
+        "cpu_system_seconds": usage.ru_stime,
+        "cpu_seconds": cpu,
+        "cpu_utilization": cpu / wall,
+        "wall_seconds": wall,
+        "peak_rss_mb": peak,
+        "rss_start_mb": baseline["rss_mb"],
+        "rss_increase_mb": max(0.0, peak - max(baseline["rss_mb"], 0.0)),
+    }
+    found.update(_gpu_memory())
+    return {k: round(v, 4) for k, v in found.items()}
+
+
+def _maxrss_mb(maxrss: int) -> float:
+    return maxrss / 2**20 if sys.platform == "darwin" else maxrss / 2**10  # bytes vs KiB
+
+
+def _current_rss_mb() -> float:
+    try:
+        with open("/proc/self/statm") as handle:
+            return int(handle.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
+    except (OSError, ValueError, IndexError):
+        try:
+            import psutil
+
+            return float(psutil.Process().memory_info().rss) / 2**20
+        except Exception:
+            return -1.0
+
+
+def _gpu_memory() -> dict[str, float]:
+    """Peak GPU memory when the step used torch on CUDA or Apple MPS (torch is never imported here)."""
+    torch = sys.modules.get("torch")
+    if torch is None:
+        return {}
+    try:
+        if torch.cuda.is_initialized():
+            return {"gpu_peak_memory_mb": torch.cuda.max_memory_allocated() / 2**20}
+        mps = getattr(torch, "mps", None)
+        if mps is not None and torch.backends.mps.is_available():
+            allocated = mps.driver_allocated_memory() / 2**20
+            if allocated > 0:
+                return {"mps_allocated_memory_mb": allocated}
+    except Exception:  # a broken GPU stack does not fail a step that has finished
+        return {}
+    return {}
+
+
 def _write(path: Path, payload: dict[str, Any]) -> None:
     tmp = path.with_name(path.name + ".tmp")
     tmp.write_text(json.dumps(payload, sort_keys=True))
@@ -103,9 +231,25 @@ def _watch_runner(pid: int) -> None:
     def watch() -> None:
         while True:
             time.sleep(0.5)
-            try:
-                os.kill(pid, 0)
-            except ProcessLookupError:
+            if not _alive(pid):
                 os._exit(137)
 
     threading.Thread(target=watch, daemon=True, name="cursus-runner-watch").start()
+
+
+def _alive(pid: int) -> bool:
+    """False once `pid` has exited, including as a zombie: a killed runner whose parent has not
+    reaped it yet still answers `kill(pid, 0)`, and this step's own parent (the fork server) stays
+    up as long as a step it forked does, so neither of those can tell."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    try:
+        with open(f"/proc/{pid}/stat") as handle:
+            state = handle.read().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return True  # no /proc (macOS): kill(pid, 0) is all there is
+    return state not in ("Z", "X")

@@ -43,6 +43,7 @@ CREATE TABLE IF NOT EXISTS steps (
     metrics TEXT NOT NULL DEFAULT '{}',
     error TEXT,
     log_path TEXT,
+    hardware TEXT NOT NULL DEFAULT '{}',
     PRIMARY KEY (run_id, name)
 );
 CREATE TABLE IF NOT EXISTS cache (
@@ -67,6 +68,7 @@ class RunRecords:
             db.execute("PRAGMA busy_timeout=60000")
             db.execute("PRAGMA journal_mode=WAL")
             db.executescript(SCHEMA)
+            _add_missing_columns(db)
         finally:
             db.close()
 
@@ -116,6 +118,52 @@ class RunRecords:
                 [(run_id, name, step_type) for name, step_type in steps],
             )
 
+    def ensure_run(
+        self,
+        run_id: str,
+        pipeline: dict[str, Any],
+        plan_digest: str,
+        plan_path: str,
+        steps: list[tuple[str, str]],
+    ) -> str:
+        """Create the run if it is new (a run driven step by step, e.g. by Airflow, has no single
+        runner process: its pid stays unset). Returns the plan digest the run was started with."""
+        with self._connect() as db:
+            db.execute(
+                "INSERT OR IGNORE INTO runs (run_id, pipeline_name, pipeline_version, plan_digest, status,"
+                " started, pid, host, plan_path) VALUES (?, ?, ?, ?, 'running', ?, NULL, ?, ?)",
+                (
+                    run_id,
+                    pipeline["pipeline_name"],
+                    pipeline["pipeline_version"],
+                    plan_digest,
+                    time.time(),
+                    os.uname().nodename,
+                    plan_path,
+                ),
+            )
+            db.executemany(
+                "INSERT OR IGNORE INTO steps (run_id, name, step_type, status) VALUES (?, ?, ?, 'pending')",
+                [(run_id, name, step_type) for name, step_type in steps],
+            )
+            row = db.execute("SELECT plan_digest FROM runs WHERE run_id=?", (run_id,)).fetchone()
+        return str(row["plan_digest"])
+
+    def finish_run_if_done(self, run_id: str) -> str | None:
+        """Close a step-by-step run once no step is pending or running; returns its final status."""
+        with self._connect() as db:
+            statuses = [
+                r["status"]
+                for r in db.execute("SELECT status FROM steps WHERE run_id=?", (run_id,))
+            ]
+            if not statuses or any(s in ("pending", "running") for s in statuses):
+                return None
+            status = "failed" if "failed" in statuses else "succeeded"
+            db.execute(
+                "UPDATE runs SET status=?, ended=? WHERE run_id=?", (status, time.time(), run_id)
+            )
+        return status
+
     def finish_run(self, run_id: str, status: str, error: str | None = None) -> None:
         with self._connect() as db:
             db.execute(
@@ -124,7 +172,7 @@ class RunRecords:
             )
 
     def update_step(self, run_id: str, name: str, **fields: Any) -> None:
-        for key in ("outputs", "metrics"):
+        for key in ("outputs", "metrics", "hardware"):
             if key in fields:
                 fields[key] = json.dumps(fields[key], sort_keys=True)
         if "cache_hit" in fields:
@@ -159,6 +207,7 @@ class RunRecords:
                 **dict(s),
                 "outputs": json.loads(s["outputs"]),
                 "metrics": json.loads(s["metrics"]),
+                "hardware": json.loads(s["hardware"]),
                 "cache_hit": bool(s["cache_hit"]),
             }
             for s in steps
@@ -170,6 +219,7 @@ class RunRecords:
         """A run still 'running' whose runner process is gone was killed: say so."""
         if (
             run["status"] == "running"
+            and run["pid"]  # step-by-step runs have no runner process to watch
             and run["host"] == os.uname().nodename
             and not _alive(run["pid"])
         ):
@@ -205,6 +255,21 @@ class RunRecords:
     def cache_drop(self, key: str) -> None:
         with self._connect() as db:
             db.execute("DELETE FROM cache WHERE cache_key=?", (key,))
+
+
+# columns added after the first release: (table, column, definition); older databases get them
+ADDED_COLUMNS = [("steps", "hardware", "TEXT NOT NULL DEFAULT '{}'")]
+
+
+def _add_missing_columns(db: sqlite3.Connection) -> None:
+    for table, column, definition in ADDED_COLUMNS:
+        present = {row[1] for row in db.execute(f"PRAGMA table_info({table})")}
+        if column not in present:
+            try:
+                db.execute(f"ALTER TABLE {table} ADD COLUMN {column} {definition}")
+            except sqlite3.OperationalError as exc:  # another process added it just now
+                if "duplicate column" not in str(exc):
+                    raise
 
 
 def _alive(pid: int | None) -> bool:

@@ -11,6 +11,7 @@ import hashlib
 import json
 import multiprocessing
 import os
+import re
 import shutil
 import threading
 import time
@@ -38,6 +39,7 @@ NOT_IN_CACHE_KEY = {
     "pipeline_description",
 }
 LOG_TAIL_LINES = 15
+RUN_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:+-]{0,200}$")
 _forkserver_lock = threading.Lock()
 
 
@@ -57,6 +59,7 @@ class StepResult:
     error: str | None = None
     log_path: str | None = None
     cache_key: str | None = None
+    hardware: dict[str, float] = field(default_factory=dict)  # measured in the step process
 
     @property
     def ok(self) -> bool:
@@ -96,7 +99,7 @@ class LocalRunner:
         self.hooks = list(hooks)
         self.store = ArtifactStore(self.workspace / "artifacts")
         self.records = RunRecords(self.workspace / "runs.db")
-        self.registry_uri = registry_uri or str(self.workspace / "registry")
+        self.registry_uri = registry_uri or _default_registry_uri(self.workspace)
         self._check_plan()
 
     # ------------------------------------------------------------------ run
@@ -130,6 +133,45 @@ class LocalRunner:
             run_id, status, str(self.workspace), ordered, time.perf_counter() - started
         )
         self._call("after_pipeline_run", result)
+        return result
+
+    def run_one(self, run_id: str, name: str) -> StepResult:
+        """Run one step of the plan inside run `run_id`, creating the run on first use.
+
+        This is what an orchestrator (Airflow) calls once per task: upstream outputs come from the
+        run's records, so tasks in separate processes share one run, the store and the cache.
+        """
+        if not RUN_ID.match(run_id):
+            raise RunError(f"run id {run_id!r}: use letters, digits and . _ : + - only")
+        step = self.plan.step(name)
+        run_dir = self.workspace / "runs" / run_id
+        (run_dir / "logs").mkdir(parents=True, exist_ok=True)
+        plan_path = run_dir / "plan.json"
+        if not plan_path.exists():
+            self.plan.save(plan_path)
+        steps = [(s.name, s.step_type) for s in self.plan.steps]
+        digest = self.records.ensure_run(
+            run_id, self.plan.pipeline, self.plan.digest, str(plan_path), steps
+        )
+        if digest != self.plan.digest:
+            raise RunError(
+                f"run {run_id} was started with another plan; recompile the DAG file or use a new run id"
+            )
+        recorded = {s["name"]: s for s in self.records.get_run(run_id)["steps"]}  # type: ignore[index]
+        results: dict[str, StepResult] = {}
+        for upstream in self._ancestors(name):
+            row = recorded[upstream]
+            if row["status"] not in ("succeeded", "cached"):
+                raise RunError(
+                    f"step '{name}' needs '{upstream}', which is {row['status']} in run {run_id}; run it first"
+                )
+            digests = row["outputs"]
+            outputs = {k: str(self.store.path(d)) for k, d in digests.items()}
+            results[upstream] = StepResult(
+                upstream, row["status"], outputs=outputs, digests=digests
+            )
+        result = self._execute(run_id, run_dir, step, results)
+        self.records.finish_run_if_done(run_id)
         return result
 
     def _schedule(self, run_id: str, run_dir: Path, results: dict[str, StepResult]) -> None:
@@ -194,6 +236,7 @@ class LocalRunner:
             metrics=result.metrics,
             error=result.error,
             log_path=result.log_path,
+            hardware=result.hardware,
         )
         self._call("after_step_run" if result.ok else "on_step_error", run_id, step, result)
         return result
@@ -246,6 +289,7 @@ class LocalRunner:
             "job_args": step.job_args,
             "inputs": input_digests,
             "registry": self.registry_uri if runtime else None,
+            "files": _local_files_named_by(step.env),
         }
         return hashlib.sha256(json.dumps(material, sort_keys=True).encode()).hexdigest()
 
@@ -339,6 +383,7 @@ class LocalRunner:
                 seconds=seconds,
                 error=f"{reason}\n{tail}".rstrip(),
                 log_path=str(log_path),
+                hardware=outcome.get("hardware", {}),
             )
         digests = {name: self.store.commit(Path(path)) for name, path in output_paths.items()}
         metrics = outcome.get("metrics", {})
@@ -353,6 +398,7 @@ class LocalRunner:
             seconds=seconds,
             log_path=str(log_path),
             cache_key=key,
+            hardware=outcome.get("hardware", {}),
         )
 
     def _runtime_env(
@@ -385,8 +431,8 @@ class LocalRunner:
         return sorted(seen)
 
     def _spawn(self, request: dict[str, Any], timeout: float) -> int | None:
-        ctx = _context(self._frameworks())
-        proc = ctx.Process(
+        _context(self._frameworks())
+        proc = launch.StepProcess(
             target=launch.run_step, args=(request,), name=f"cursus-{request['step']}"
         )
         proc.start()
@@ -405,10 +451,30 @@ class LocalRunner:
     # ------------------------------------------------------------------ helpers
 
     def _check_plan(self) -> None:
-        """A plan file can be edited by hand: reject names that would leave the run folder."""
+        """A plan file can be edited by hand: reject names that would leave the run folder, and
+        wiring the scheduler cannot finish (an unknown or later dependency would make it wait forever)."""
+        outputs: dict[str, set[str]] = {}
         for step in self.plan.steps:
             for name in [step.name, *step.outputs]:
                 _inside(self.workspace, name)
+            if step.name in outputs:
+                raise PlanError(f"step '{step.name}' appears twice in the plan")
+            for dep in step.depends_on:
+                if dep not in outputs:
+                    raise PlanError(
+                        f"step '{step.name}' depends on '{dep}', which is not a step before it in "
+                        "the plan; recompile the plan with `cursus compile`"
+                    )
+            for name, source in step.inputs.items():
+                producer = source.get("from_step")
+                if producer is not None and (
+                    producer not in step.depends_on or source.get("output") not in outputs[producer]
+                ):
+                    raise PlanError(
+                        f"step '{step.name}': input '{name}' reads {producer}.{source.get('output')}, "
+                        "which is not an output of a step it depends on"
+                    )
+            outputs[step.name] = set(step.outputs)
             if (
                 not (SCRIPTS_DIR / step.script["entry_point"])
                 .resolve()
@@ -421,6 +487,34 @@ class LocalRunner:
     def _call(self, method: str, *args: Any) -> None:
         for hook in self.hooks:
             getattr(hook, method)(*args)
+
+
+_file_digests: dict[tuple[str, int, int], str] = {}
+
+
+def _local_files_named_by(env: dict[str, str]) -> dict[str, str]:
+    """Digests of local files or folders an env value names (DATA_SOURCE=/data/x.csv), so a step
+    reading a file that changed is run again instead of served stale from the cache."""
+    found: dict[str, str] = {}
+    for name, value in env.items():
+        location = value.split("?", 1)[0]
+        location = location.removeprefix("file://")
+        if "/" not in location or "://" in location:
+            continue
+        path = Path(location)
+        try:
+            stat = path.stat()
+        except OSError:
+            continue
+        memo = (str(path.resolve()), stat.st_size, stat.st_mtime_ns)
+        if path.is_dir() or memo not in _file_digests:
+            digest = tree_digest(path)
+            if path.is_dir():
+                found[name] = digest
+                continue
+            _file_digests[memo] = digest
+        found[name] = _file_digests[memo]
+    return found
 
 
 def _inside(base: Path, name: str) -> Path:
@@ -453,6 +547,13 @@ def _context(frameworks: Iterable[str]) -> Any:
             ctx.set_forkserver_preload([*modules, "cursus.backends.local.launch"])
             _contexts["forkserver"] = ctx
         return _contexts["forkserver"]
+
+
+def _default_registry_uri(workspace: Path) -> str:
+    """The workspace's MLflow store when MLflow is installed, its folder registry otherwise."""
+    from cursus.mlops.workspace import default_registry_uri
+
+    return default_registry_uri(workspace)
 
 
 def _read_json(path: Path) -> dict[str, Any]:

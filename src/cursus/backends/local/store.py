@@ -2,8 +2,9 @@
 
 An output folder is committed under `objects/<digest>/`, where the digest covers every file's
 relative path and bytes. Files are made read-only once committed, so a step that writes into its
-input cannot silently change a stored artifact. A manifest of sizes and mtimes beside each object
-makes the everyday check cheap; a mismatch triggers a full re-hash.
+input cannot silently change a stored artifact. A manifest of sizes, mtimes and ctimes beside each
+object makes the everyday check cheap; a mismatch triggers a full re-hash. (Bytes that rot on disk
+without any write are only caught by `verify(full=True)`.)
 """
 
 from __future__ import annotations
@@ -43,10 +44,10 @@ def tree_digest(root: Path) -> str:
 
 
 def _manifest(root: Path) -> dict[str, list[int]]:
-    return {
-        p.relative_to(root).as_posix(): [p.stat().st_size, p.stat().st_mtime_ns]
-        for p in _files(root)
-    }
+    """Size, mtime and ctime of each file: a write changes them, and unlike the mtime, which
+    `cp -p`, rsync or `touch -r` put back, the ctime cannot be set back by anyone."""
+    stats = {p.relative_to(root).as_posix(): p.stat() for p in _files(root)}
+    return {rel: [st.st_size, st.st_mtime_ns, st.st_ctime_ns] for rel, st in stats.items()}
 
 
 class ArtifactStore:

@@ -1,0 +1,99 @@
+"""A step whose step type, spec, script, config and inputs are unchanged is taken from the cache;
+a change re-runs exactly the changed step and what depends on it."""
+
+from __future__ import annotations
+
+from _runner_support import assert_store_verifies, compile_plan, run_record, statuses, write_config
+
+from cursus.backends.local import LocalRunner
+from cursus.core.config_file import load_configs, save_configs
+
+E2E_DESCENDANTS_OF_CALIBRATION = {
+    "ModelCalibration_calibration",
+    "Package",
+    "Payload",
+    "Registration",
+}
+
+
+def test_an_unchanged_pipeline_is_taken_whole_from_the_cache(seed_run, tmp_path):
+    ws = seed_run.copy_workspace(tmp_path / "ws")
+    result = LocalRunner(seed_run.plan, workspace=ws, registry_uri=seed_run.registry).run()
+    assert result.ok
+    assert set(statuses(result).values()) == {"cached"}
+    for name, step in result.steps.items():
+        seeded = seed_run.result.steps[name]
+        assert step.digests == seeded.digests and step.metrics == seeded.metrics
+        assert step.cache_key == seeded.cache_key and step.attempts == 0
+    # nothing was started: no step folder or log in the new run's folder
+    run_dir = ws / "runs" / result.run_id
+    assert sorted(p.name for p in run_dir.iterdir()) == ["logs", "plan.json"]
+    rows = run_record(ws, result.run_id)["steps"]
+    assert all(r["status"] == "cached" and r["cache_hit"] for r in rows)
+
+
+def test_no_cache_runs_every_step_again_with_the_same_results(seed_run, tmp_path):
+    ws = seed_run.copy_workspace(tmp_path / "ws")
+    result = LocalRunner(
+        seed_run.plan, workspace=ws, use_cache=False, registry_uri=seed_run.registry
+    ).run()
+    assert result.ok
+    assert set(statuses(result).values()) == {"succeeded"}
+    for name in ("DataLoading_training", "TabularPreprocessing_training", "XGBoostTraining"):
+        # deterministic steps produce the very same artifacts, so the store holds one copy
+        assert result.steps[name].digests == seed_run.result.steps[name].digests
+    assert_store_verifies(ws)
+
+
+def test_changing_one_config_reruns_that_step_and_its_descendants_only(seed_run, tmp_path):
+    ws = seed_run.copy_workspace(tmp_path / "ws")
+    configs = load_configs(seed_run.config)
+    configs["ModelCalibration_calibration"].calibration_method = "sigmoid"
+    config = save_configs(configs, tmp_path / "changed.json")
+    plan = compile_plan("xgboost_e2e", config)
+
+    result = LocalRunner(plan, workspace=ws, registry_uri=seed_run.registry).run()
+    assert result.ok
+    ran = {n for n, s in statuses(result).items() if s == "succeeded"}
+    cached = {n for n, s in statuses(result).items() if s == "cached"}
+    assert ran == E2E_DESCENDANTS_OF_CALIBRATION
+    assert cached == {s.name for s in plan.steps} - E2E_DESCENDANTS_OF_CALIBRATION
+    changed = result.steps["ModelCalibration_calibration"]
+    assert changed.cache_key != seed_run.result.steps["ModelCalibration_calibration"].cache_key
+
+    # and the new variant is itself cached now
+    again = LocalRunner(plan, workspace=ws, registry_uri=seed_run.registry).run()
+    assert set(statuses(again).values()) == {"cached"}
+
+
+def test_fields_that_only_say_how_to_run_do_not_invalidate_the_cache(seed_run, tmp_path):
+    ws = seed_run.copy_workspace(tmp_path / "ws")
+    configs = load_configs(seed_run.config)
+    for cfg in configs.values():
+        cfg.retries = 3
+        cfg.max_runtime_seconds = 600
+        cfg.pipeline_description = "same steps, new words"
+    config = save_configs(configs, tmp_path / "reworded.json")
+    result = LocalRunner(
+        compile_plan("xgboost_e2e", config), workspace=ws, registry_uri=seed_run.registry
+    ).run()
+    assert set(statuses(result).values()) == {"cached"}
+
+
+def test_a_step_with_cache_off_always_runs(seed_run, tmp_path):
+    ws = seed_run.copy_workspace(tmp_path / "ws")
+    config = write_config(
+        tmp_path / "c.json",
+        "xgboost_e2e",
+        DataLoading_training={"data_source": "sklearn:breast_cancer"},
+        DataLoading_calibration={"data_source": "sklearn:breast_cancer"},
+        Payload={"cache": False},
+    )
+    result = LocalRunner(
+        compile_plan("xgboost_e2e", config), workspace=ws, registry_uri=seed_run.registry
+    ).run()
+    st = statuses(result)
+    assert st["Payload"] == "succeeded"
+    # Payload is deterministic, so Registration's inputs are unchanged and it stays cached
+    assert st["Registration"] == "cached"
+    assert {n for n, s in st.items() if s == "succeeded"} == {"Payload"}

@@ -1,0 +1,162 @@
+"""What the runner must not do: pass config values through a shell, write outside its workspace for
+a hand-edited Plan, loop on a malformed Plan, or use an artifact whose bytes no longer match."""
+
+from __future__ import annotations
+
+import json
+import os
+import stat
+from pathlib import Path
+
+import pytest
+from _runner_support import assert_store_verifies, statuses, write_config, write_dag
+
+from cursus.backends.local import LocalRunner, run_pipeline
+from cursus.backends.local.store import tree_digest
+from cursus.core.plan import Plan
+from cursus.errors import PlanError
+
+NASTY = "; rm -rf x $(touch pwned) `touch pwned2` | touch pwned3 && echo 'q\"uote' > pwned4 #"
+
+
+def test_config_values_with_shell_metacharacters_reach_the_step_verbatim(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # a shell would have run `touch pwned` here, the step's cwd
+    victim = tmp_path / "x"
+    victim.mkdir()
+    (victim / "keep.txt").write_text("still here")
+    data = tmp_path / f"data{NASTY}.csv"
+    data.write_text("a,b,label\n1,2,0\n3,4,1\n5,6,0\n")
+    dag = write_dag(tmp_path / "dag.json", ["DataLoading_training"], [])
+    config = write_config(
+        tmp_path / "c.json",
+        dag,
+        DataLoading_training={"data_source": str(data), "pipeline_description": f"desc{NASTY}"},
+    )
+    result = run_pipeline(dag, config, workspace=tmp_path / "ws")
+
+    assert result.ok, result.steps["DataLoading_training"].error
+    step = result.steps["DataLoading_training"]
+    schema = json.loads((Path(step.outputs["metadata"]) / "schema.json").read_text())
+    assert schema["source"] == str(data)  # DATA_SOURCE arrived byte for byte
+    assert step.metrics["n_rows"] == 3
+    assert (victim / "keep.txt").read_text() == "still here"
+    canaries = [p for p in tmp_path.rglob("pwned*")]
+    assert canaries == []
+    plan = json.loads((tmp_path / "ws" / "runs" / result.run_id / "plan.json").read_text())
+    assert plan["pipeline"]["pipeline_description"] == f"desc{NASTY}"
+
+
+def _edited_plan(seed_run, tmp_path: Path, edit) -> Plan:
+    """The seed's plan, written to a file, edited as JSON by hand, and loaded back."""
+    data = seed_run.plan.to_dict()
+    edit(data["steps"])
+    path = tmp_path / "edited-plan.json"
+    path.write_text(json.dumps(data))
+    return Plan.load(path)
+
+
+def _set_output(steps, name):
+    steps[0]["outputs"] = {name: steps[0]["outputs"].pop("data"), **steps[0]["outputs"]}
+
+
+def _set_step_name(steps, name):
+    steps[0]["name"] = name
+
+
+def _set_entry_point(steps, path):
+    steps[0]["script"]["entry_point"] = path
+
+
+@pytest.mark.parametrize(
+    ("edit", "message"),
+    [
+        (lambda s: _set_output(s, "../../escaped"), "not a plain file name"),
+        (lambda s: _set_output(s, ".."), "not a plain file name"),
+        (lambda s: _set_output(s, "/tmp/cursus-escaped"), "not a plain file name"),
+        (lambda s: _set_step_name(s, "../evil"), "not a plain file name"),
+        (lambda s: _set_entry_point(s, "../../../../../tmp/evil.py"), "outside the scripts folder"),
+        (lambda s: _set_entry_point(s, "/tmp/evil.py"), "outside the scripts folder"),
+    ],
+    ids=[
+        "dotdot-output",
+        "bare-dotdot-output",
+        "absolute-output",
+        "dotdot-step",
+        "dotdot-script",
+        "absolute-script",
+    ],
+)
+def test_a_hand_edited_plan_cannot_reach_outside_its_folders(seed_run, tmp_path, edit, message):
+    plan = _edited_plan(seed_run, tmp_path, edit)
+    ws = tmp_path / "ws"
+    with pytest.raises(PlanError, match=message):
+        LocalRunner(plan, workspace=ws)
+    assert not (ws / "runs").exists()  # rejected before any run started
+    assert not Path("/tmp/cursus-escaped").exists()
+
+
+@pytest.mark.parametrize(
+    ("edit", "message"),
+    [
+        (lambda s: s[1].update(depends_on=["Ghost"]), "Ghost"),
+        (lambda s: s[0].update(depends_on=[s[2]["name"]]), "before"),
+        (lambda s: s[3].update(name=s[0]["name"]), "twice"),
+        (
+            lambda s: s[1]["inputs"]["data_input"].update(output="no_such_output"),
+            "no_such_output",
+        ),
+    ],
+    ids=["unknown-dependency", "cycle", "duplicate-name", "unknown-output"],
+)
+def test_a_hand_edited_plan_with_broken_wiring_is_rejected_not_hung(
+    seed_run, tmp_path, edit, message
+):
+    plan = _edited_plan(seed_run, tmp_path, edit)
+    with pytest.raises(PlanError, match=message):
+        LocalRunner(plan, workspace=tmp_path / "ws")
+
+
+def _flip_bytes(path: Path, keep_mtime: bool = False) -> None:
+    before = path.stat()
+    path.chmod(stat.S_IRUSR | stat.S_IWUSR)
+    data = bytearray(path.read_bytes())
+    middle = len(data) // 2
+    data[middle : middle + 8] = bytes(b ^ 0xFF for b in data[middle : middle + 8])
+    path.write_bytes(bytes(data))
+    path.chmod(stat.S_IRUSR | stat.S_IRGRP | stat.S_IROTH)
+    if keep_mtime:  # as `cp -p`, rsync or a restore from backup would leave it
+        os.utime(path, ns=(before.st_atime_ns, before.st_mtime_ns))
+
+
+@pytest.mark.parametrize("keep_mtime", [False, True], ids=["touched", "mtime-restored"])
+def test_a_corrupt_artifact_is_recomputed_not_used(seed_run, tmp_path, keep_mtime):
+    ws = seed_run.copy_workspace(tmp_path / "ws")
+    digest = seed_run.result.steps["XGBoostTraining"].digests["model_output"]
+    model_file = ws / "artifacts" / "objects" / digest / "model.json"
+    good = model_file.read_bytes()
+    _flip_bytes(model_file, keep_mtime)
+    assert tree_digest(model_file.parent) != digest
+
+    result = LocalRunner(seed_run.plan, workspace=ws, registry_uri=seed_run.registry).run()
+    assert result.ok
+    st = statuses(result)
+    assert st["XGBoostTraining"] == "succeeded"  # recomputed, not taken from the cache
+    # training is deterministic, so the recomputed model has the old digest and nothing below re-runs
+    assert result.steps["XGBoostTraining"].digests["model_output"] == digest
+    assert {n for n, s in st.items() if s == "succeeded"} == {"XGBoostTraining"}
+    assert model_file.read_bytes() == good
+    assert_store_verifies(ws)
+
+
+def test_a_missing_file_in_an_artifact_is_recomputed(seed_run, tmp_path):
+    ws = seed_run.copy_workspace(tmp_path / "ws")
+    digest = seed_run.result.steps["DataLoading_calibration"].digests["metadata"]
+    folder = ws / "artifacts" / "objects" / digest
+    folder.chmod(0o755)
+    (folder / "schema.json").unlink()
+
+    result = LocalRunner(seed_run.plan, workspace=ws, registry_uri=seed_run.registry).run()
+    assert result.ok
+    assert statuses(result)["DataLoading_calibration"] == "succeeded"
+    assert (folder / "schema.json").is_file()
+    assert_store_verifies(ws)
