@@ -6,6 +6,9 @@ PY := $(VENV)/bin/python
 # this kind of machine keeps a CPU build of torch on disk; elsewhere pip looks on PyPI
 FIND_LINKS := $(if $(wildcard /opt/wheels),--find-links /opt/wheels)
 INSTALL = $(VENV)/bin/uv pip install --quiet --python $(PY) $(FIND_LINKS)
+# Byte-compile once: with PYTHONDONTWRITEBYTECODE set (as on these machines) every fresh process
+# would otherwise recompile each import, seconds per command.
+COMPILE = $(PY) -m compileall -q -j 0 $(VENV)/lib/python3*/site-packages src >/dev/null 2>&1 || true
 OUT ?= out
 CONFIG := $(OUT)/xgboost_e2e.config.json
 
@@ -17,28 +20,38 @@ $(VENV)/.uv:
 	touch $@
 
 $(VENV)/.ml: pyproject.toml $(VENV)/.uv
-	$(INSTALL) -e '.[ml]'
+	$(INSTALL) -e '.[ml,mlops]'
+	$(COMPILE)
 	touch $@
 
 $(VENV)/.dev: pyproject.toml $(VENV)/.ml
-	$(INSTALL) -e '.[ml,torch,sagemaker,dev]'
+	$(INSTALL) -e '.[ml,mlops,torch,sagemaker,airflow,dev]'
+	$(COMPILE)
 	touch $@
 
 $(CONFIG): | $(VENV)/.ml
-	$(VENV)/bin/cursus config init xgboost_e2e -o $(CONFIG) --set pipeline_name=xgboost-e2e
+	$(VENV)/bin/cursus config init xgboost_e2e -o $(CONFIG)
 
 run: $(VENV)/.ml $(CONFIG)
 	OMP_NUM_THREADS=1 $(VENV)/bin/cursus run xgboost_e2e -c $(CONFIG) --workspace $(OUT)/workspace
+
+# Airflow gets its own environment: its pins need not agree with Cursus' dependencies, and the DAG
+# files Cursus writes need only Airflow plus the path of the Python that has Cursus.
+AIRFLOW_VENV ?= .venv-airflow
+$(AIRFLOW_VENV)/.installed: $(VENV)/.uv
+	python3 -m venv $(AIRFLOW_VENV)
+	$(VENV)/bin/uv pip install --quiet --python $(AIRFLOW_VENV)/bin/python "apache-airflow==2.10.5"
+	touch $@
 
 lint: $(VENV)/.dev
 	$(VENV)/bin/ruff check src tests bench
 	$(VENV)/bin/ruff format --check src tests bench
 
-test: lint
+test: lint $(AIRFLOW_VENV)/.installed
 	OMP_NUM_THREADS=1 $(VENV)/bin/pytest
 
 bench: $(VENV)/.dev
 	for b in bench/bench_*.py; do OMP_NUM_THREADS=1 $(PY) $$b || exit 1; done
 
 clean:
-	rm -rf $(OUT) .cursus .pytest_cache
+	rm -rf $(OUT) .cursus .pytest_cache $(AIRFLOW_VENV)
