@@ -1,0 +1,11 @@
+"""XGBoost training with calibration, as a MODS template: the shared DAG of `pipelines.xgboost_training_calibration`, registered with this metadata."""
+
+from __future__ import annotations
+
+from cursus.pipeline_catalog.pipelines import xgboost_training_calibration
+
+PIPELINE = xgboost_training_calibration.PIPELINE.mods_variant(
+    author="cursus-catalog", version="1.0.0"
+)
+create_dag = PIPELINE.create_dag
+create_pipeline = PIPELINE.create_pipeline

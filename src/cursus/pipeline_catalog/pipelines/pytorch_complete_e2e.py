@@ -1,0 +1,15 @@
+"""PyTorch complete end to end: the standard pipeline of the shared DAG `pytorch.complete_e2e`."""
+
+from __future__ import annotations
+
+from cursus.pipeline_catalog.model import CatalogPipeline
+from cursus.pipeline_catalog.shared_dags.pytorch import complete_e2e
+
+PIPELINE = CatalogPipeline(
+    id="pytorch_complete_e2e",
+    title="PyTorch complete end to end",
+    task="end_to_end",
+    shared_dag=complete_e2e,
+)
+create_dag = PIPELINE.create_dag
+create_pipeline = PIPELINE.create_pipeline

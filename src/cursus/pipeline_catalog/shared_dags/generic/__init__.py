@@ -1,0 +1,1 @@
+"""Shared DAG shapes that work with a model of any framework."""

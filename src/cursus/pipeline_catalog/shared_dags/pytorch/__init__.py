@@ -1,0 +1,1 @@
+"""Shared PyTorch DAG shapes."""

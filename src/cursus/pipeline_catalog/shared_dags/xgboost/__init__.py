@@ -1,0 +1,1 @@
+"""Shared XGBoost DAG shapes."""

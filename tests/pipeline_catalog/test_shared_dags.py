@@ -1,0 +1,185 @@
+"""Shared DAGs: one definition per shape, one metadata schema, and the wiring each one compiles to."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from cursus.api.loading import bundled_dag_names, load_dag
+from cursus.core.compiler import PipelineDAGCompiler
+from cursus.pipeline_catalog import DagMetadata, load_shared_dag
+from cursus.pipeline_catalog.bundled import check_bundled_dags, write_bundled_dags
+from cursus.pipeline_catalog.index import catalog_pipelines
+from cursus.pipeline_catalog.model import CatalogError, describe_dag, step_features
+from cursus.pipeline_catalog.shared_dags import load_shared_dag_module, shared_dag_ids
+from cursus.steps.registry import split_node_name
+
+SHARED_DAGS = shared_dag_ids()
+
+
+def test_the_shapes_the_catalog_defines() -> None:
+    assert SHARED_DAGS == [
+        "generic.deployment",
+        "pytorch.complete_e2e",
+        "pytorch.training",
+        "xgboost.complete_e2e",
+        "xgboost.simple",
+        "xgboost.standard_e2e",
+        "xgboost.training_with_calibration",
+        "xgboost.training_with_evaluation",
+    ]
+
+
+@pytest.mark.parametrize("dag_id", SHARED_DAGS)
+def test_every_shared_dag_has_consistent_metadata(dag_id: str) -> None:
+    module = load_shared_dag_module(dag_id)
+    dag = module.create_dag()
+    meta = module.get_dag_metadata()
+    assert isinstance(meta, DagMetadata)
+    assert meta.id == dag_id
+    assert (meta.node_count, meta.edge_count) == (len(dag), len(dag.edges))
+    assert meta.description == dag.description != ""
+    assert meta.framework == dag_id.split(".")[0]
+    assert set(step_features(dag)) <= set(meta.features)
+    for node in dag.nodes:  # <StepType>[_<job_type>], with a step type Cursus knows
+        step_type, job_type = split_node_name(node)
+        assert node == (f"{step_type}_{job_type}" if job_type else step_type)
+
+
+def test_metadata_must_declare_what_the_steps_do() -> None:
+    dag = load_shared_dag("xgboost.training_with_calibration")
+    with pytest.raises(CatalogError, match=r"features \['calibration'\]"):
+        describe_dag(
+            "x.shared_dags.xgboost.broken",
+            dag,
+            framework="xgboost",
+            complexity="standard",
+            features=("data_loading", "preprocessing", "training", "evaluation"),
+        )
+    with pytest.raises(CatalogError, match="complexity 'huge' is not one of"):
+        describe_dag(
+            "x.shared_dags.y.z",
+            load_shared_dag("generic.deployment"),
+            framework="generic",
+            complexity="huge",
+            features=("packaging", "payload", "registration"),
+        )
+
+
+def test_complete_e2e_is_the_bundled_xgboost_e2e() -> None:
+    shared = load_shared_dag("xgboost.complete_e2e")
+    assert load_dag("xgboost_e2e").to_dict() == shared.to_dict()
+    assert load_shared_dag("xgboost_complete_e2e_mods").to_dict() == shared.to_dict()
+
+
+def test_bundled_dag_files_are_written_from_the_shared_dags(tmp_path: Path) -> None:
+    assert check_bundled_dags() == []
+    assert bundled_dag_names() == ["pytorch_e2e", "xgboost_e2e", "xgboost_simple"]
+    drifted = tmp_path / "dags"
+    drifted.mkdir()
+    assert [p.name for p in write_bundled_dags(drifted)] == [
+        "pytorch_e2e.json",
+        "xgboost_e2e.json",
+        "xgboost_simple.json",
+    ]
+    assert check_bundled_dags(drifted) == []
+    (drifted / "xgboost_simple.json").write_text('{"dag": {"nodes": ["XGBoostTraining"]}}\n')
+    (drifted / "mine.json").write_text("{}")
+    problems = check_bundled_dags(drifted)
+    assert len(problems) == 2
+    assert "xgboost_simple.json: differs from its shared DAG" in problems[0]
+    assert "cursus catalog bundled-dags --write" in problems[0]
+    assert "mine.json: no shared DAG declares bundled_name 'mine'" in problems[1]
+    assert write_bundled_dags(drifted) == [drifted / "xgboost_simple.json"]
+
+
+def test_pipelines_reference_their_shared_dag_module_not_a_copy() -> None:
+    pipelines = {p.id: p for p in catalog_pipelines()}
+    for pipeline in pipelines.values():
+        assert pipeline.shared_dag is load_shared_dag_module(pipeline.shared_dag_id)
+        if pipeline.compiler_type == "mods":
+            assert pipeline.shared_dag is pipelines[pipeline.variant_of].shared_dag
+    for package in ("pipelines", "mods_pipelines"):
+        folder = Path(__file__).parents[2] / "src/cursus/pipeline_catalog" / package
+        for source in folder.glob("*.py"):  # no module spells out nodes of its own
+            text = source.read_text()
+            assert "PipelineDAG(" not in text and "edges" not in text, source
+
+
+# ---------------------------------------------------------------- pinned bindings
+
+
+def _training(trainer: str) -> set[str]:
+    return {
+        "TabularPreprocessing_training.data_input <- DataLoading_training.data",
+        "TabularPreprocessing_training.metadata_input <- DataLoading_training.metadata",
+        f"{trainer}.input_path <- TabularPreprocessing_training.processed_data",
+        f"{trainer}.preprocessing_artifacts <- TabularPreprocessing_training.preprocessing_artifacts",
+    }
+
+
+def _holdout(trainer: str, evaluator: str, job: str) -> set[str]:
+    return {
+        f"TabularPreprocessing_{job}.data_input <- DataLoading_{job}.data",
+        f"TabularPreprocessing_{job}.metadata_input <- DataLoading_{job}.metadata",
+        f"{evaluator}_{job}.model_input <- {trainer}.model_output",
+        f"{evaluator}_{job}.processed_data <- TabularPreprocessing_{job}.processed_data",
+    }
+
+
+CALIBRATE = "ModelCalibration_calibration.evaluation_data <- {}_calibration.eval_output"
+RELEASE = {
+    "Payload.packaged_model <- Package.packaged_model",
+    "Registration.packaged_model <- Package.packaged_model",
+    "Registration.payload_sample <- Payload.payload_sample",
+}
+
+
+def _complete(trainer: str, evaluator: str) -> set[str]:
+    return (
+        _training(trainer)
+        | _holdout(trainer, evaluator, "calibration")
+        | {CALIBRATE.format(evaluator)}
+        | {
+            f"Package.model_input <- {trainer}.model_output",
+            "Package.calibration_model <- ModelCalibration_calibration.calibration_output",
+        }
+        | RELEASE
+    )
+
+
+EXPECTED_BINDINGS = {
+    "xgboost.simple": _training("XGBoostTraining"),
+    "xgboost.training_with_evaluation": _training("XGBoostTraining")
+    | _holdout("XGBoostTraining", "XGBoostModelEval", "evaluation"),
+    "xgboost.training_with_calibration": _training("XGBoostTraining")
+    | _holdout("XGBoostTraining", "XGBoostModelEval", "calibration")
+    | {CALIBRATE.format("XGBoostModelEval")},
+    "xgboost.standard_e2e": _training("XGBoostTraining")
+    | _holdout("XGBoostTraining", "XGBoostModelEval", "evaluation")
+    | {"Package.model_input <- XGBoostTraining.model_output"}
+    | RELEASE,
+    "xgboost.complete_e2e": _complete("XGBoostTraining", "XGBoostModelEval"),
+    "pytorch.training": _training("PyTorchTraining"),
+    "pytorch.complete_e2e": _complete("PyTorchTraining", "PyTorchModelEval"),
+    "generic.deployment": {"Package.model_input <- s3://bucket/model.tar.gz"} | RELEASE,
+}
+
+
+@pytest.mark.parametrize("dag_id", SHARED_DAGS)
+def test_each_shared_dag_compiles_to_its_pinned_bindings(
+    dag_id: str, sample_config: Callable[..., Path]
+) -> None:
+    """A change to the resolver that re-wires any catalog pipeline fails here."""
+    pipeline = next(p for p in catalog_pipelines() if p.shared_dag_id == dag_id)
+    config = sample_config(pipeline.id, model_uri="s3://bucket/model.tar.gz")
+    plan = PipelineDAGCompiler(config).compile_to_plan(pipeline.create_dag())
+    bound = {
+        f"{step.name}.{name} <- {source.get('uri') or source['from_step'] + '.' + source['output']}"
+        for step in plan.steps
+        for name, source in step.inputs.items()
+    }
+    assert bound == EXPECTED_BINDINGS[dag_id]
+    assert plan.warnings == []
