@@ -180,6 +180,14 @@ class RegistrationConfig(BasePipelineConfig):
     approval_status: Literal["Approved", "PendingManualApproval", "Rejected"] = (
         "PendingManualApproval"
     )
+    model_framework: Literal["xgboost", "pytorch"] | None = Field(
+        default=None,
+        description="framework of a model trained outside this pipeline (picks SageMaker's serving "
+        "image); unset, the training step upstream decides",
+    )
+    model_framework_version: str | None = Field(
+        default=None, description="with model_framework: its container version (1.7-1, 2.1, ...)"
+    )
 
 
 class DriftCheckConfig(BasePipelineConfig):

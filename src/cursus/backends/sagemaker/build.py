@@ -12,6 +12,7 @@ become DependsOn.
 from __future__ import annotations
 
 import copy
+import dataclasses
 import json
 import weakref
 from collections.abc import Iterator
@@ -193,6 +194,10 @@ class _Source:
 
     value: Any
     archive: bool = False
+
+
+# container versions for a model trained outside the pipeline (as the training configs default)
+DEFAULT_FRAMEWORK_VERSIONS = {"xgboost": ("1.7-1", "py3"), "pytorch": ("2.1", "py310")}
 
 
 class _Builder:
@@ -596,11 +601,21 @@ class _Builder:
             if upstream.job_kind == "training":
                 return upstream
             queue += [b["from_step"] for b in upstream.inputs.values() if "from_step" in b]
+        framework = step.config.get("model_framework")
+        if framework:  # a model trained elsewhere: the config says what serves it
+            version = (
+                step.config.get("model_framework_version")
+                or DEFAULT_FRAMEWORK_VERSIONS[framework][0]
+            )
+            py_version = DEFAULT_FRAMEWORK_VERSIONS[framework][1]
+            config = {**step.config, "framework_version": version, "py_version": py_version}
+            return dataclasses.replace(step, framework=framework, config=config)
         raise SageMakerConfigError(
             step.name,
             "inputs",
             "has no training step upstream; registering a model needs the framework it was "
-            "trained with (XGBoostTraining or PyTorchTraining) to pick the serving image",
+            "trained with (XGBoostTraining or PyTorchTraining) to pick the serving image: add the "
+            "training step, or set model_framework (xgboost or pytorch) in this node's config",
         )
 
     def _image(self, step: PlanStep, scope: str, instance_type: str | None = None) -> str:
