@@ -218,6 +218,29 @@ def mlops_stop(workspace: str | None) -> None:
     )
 
 
+@mlops.command("dashboard")
+@click.option(
+    "--workspace",
+    "workspaces",
+    multiple=True,
+    type=click.Path(file_okay=False),
+    help="workspace folder [./.cursus]; repeat for a view across workspaces",
+)
+@click.option("--port", type=click.IntRange(1, 65535), default=8765, show_default=True)
+@click.option("--host", default="127.0.0.1", show_default=True, help="address to listen on")
+@click.option("--allow-remote", is_flag=True, help="allow a non-loopback --host (no login!)")
+def mlops_dashboard(workspaces: tuple[str, ...], port: int, host: str, allow_remote: bool) -> None:
+    """Serve the read-only web dashboard: runs, plots, models, deployments, drift, catalog."""
+    from cursus.dashboard.app import DashboardError, check_host, serve
+
+    try:
+        check_host(host, allow_remote)
+    except DashboardError as exc:
+        raise click.UsageError(str(exc)) from None
+    click.echo(f"Cursus dashboard at http://{host}:{port}/ (Ctrl-C stops it)")
+    serve(list(workspaces), host=host, port=port, allow_remote=allow_remote)
+
+
 @mlops.command("register")
 @click.argument("path", type=click.Path(exists=True))
 @click.option("--name", required=True, help="model name (the project's prefix is added)")

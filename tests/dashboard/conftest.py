@@ -1,0 +1,210 @@
+"""Workspaces for the dashboard tests.
+
+`real_workspace`: two real runs of the bundled xgboost_e2e pipeline made with the CLI (the second
+changes max_depth, so it takes its data steps from the cache and registers version 2), plus a
+project whose experiment tracks them.
+
+`seeded_workspace`: runs written through the RunRecords API: a failed run with a log, a run of a
+pipeline named like a script tag, a DriftCheck step with a stored drift.json, a deployment record.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from cursus.backends.local.records import RunRecords
+
+XSS = "<script>alert(1)</script>"
+CURSUS = [sys.executable, "-m", "cursus"]
+
+
+def snapshot(root: Path) -> dict[str, str]:
+    """Every file under `root` (relative path -> sha256 of its bytes)."""
+    return {
+        p.relative_to(root).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(root.rglob("*"))
+        if p.is_file()
+    }
+
+
+def _settle(root: Path, timeout: float = 60.0) -> None:
+    """Wait until no writer holds a WAL open and the tree stops changing."""
+    deadline = time.monotonic() + timeout
+    previous = None
+    while time.monotonic() < deadline:
+        current = snapshot(root)
+        if current == previous and not list(root.glob("*.db-wal")):
+            return
+        previous = current
+        time.sleep(0.5)
+
+
+@pytest.fixture(scope="session")
+def real_workspace(tmp_path_factory: pytest.TempPathFactory) -> dict[str, object]:
+    folder = tmp_path_factory.mktemp("dashboard-real")
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    config = folder / "c.json"
+    subprocess.run(
+        [*CURSUS, "config", "init", "xgboost_e2e", "-o", str(config)],
+        check=True,
+        capture_output=True,
+        env=env,
+    )
+    data = json.loads(config.read_text())
+    data["configuration"]["specific"]["XGBoostTraining"]["hyperparameters"]["max_depth"] = 3
+    config2 = folder / "c2.json"
+    config2.write_text(json.dumps(data))
+    ws = folder / "ws"
+    for c in (config, config2):
+        done = subprocess.run(
+            [*CURSUS, "run", "xgboost_e2e", "-c", str(c), "--workspace", str(ws)],
+            capture_output=True,
+            text=True,
+            env=env,
+            cwd=folder,
+        )
+        assert done.returncode == 0, done.stdout + done.stderr
+    (ws / "projects").mkdir()
+    project = {
+        "name": "fraud",
+        "experiment": "xgboost-e2e",
+        "tracking_uri": f"sqlite:///{ws / 'mlflow.db'}",
+        "artifacts_dir": str(ws / "mlartifacts"),
+        "dvc_remote": str(ws / "dvc-remote" / "fraud"),
+        "registry_prefix": "",
+        "serving_port": 9,
+        "created_at": "2026-01-01T00:00:00+00:00",
+    }
+    (ws / "projects" / "fraud.json").write_text(json.dumps(project))
+    other = {**project, "name": "empty", "experiment": "nothing-here", "registry_prefix": "empty."}
+    (ws / "projects" / "empty.json").write_text(json.dumps(other))
+    _settle(ws)
+    ids = sorted(p.name for p in (ws / "runs").iterdir())
+    return {"root": ws, "first": ids[0], "second": ids[1]}
+
+
+@pytest.fixture(scope="session")
+def seeded_workspace(tmp_path_factory: pytest.TempPathFactory) -> dict[str, object]:
+    ws = tmp_path_factory.mktemp("dashboard-seeded") / "ws"
+    records = RunRecords(ws / "runs.db")
+    # a failed run with a log
+    failed = "20260101-000000-f00001"
+    log = ws / "runs" / failed / "logs" / "Train.log"
+    log.parent.mkdir(parents=True)
+    log.write_text(
+        "".join(f"line {i}\n" for i in range(100)) + "ValueError: label column missing\n"
+    )
+    records.start_run(
+        failed,
+        {"pipeline_name": "demo", "pipeline_version": "1.0"},
+        "0" * 64,
+        str(ws / "runs" / failed / "plan.json"),
+        [("Load", "DataLoading"), ("Train", "XGBoostTraining")],
+    )
+    records.update_step(failed, "Load", status="succeeded", started=1.0e9, ended=1.0e9 + 2)
+    records.update_step(
+        failed,
+        "Train",
+        status="failed",
+        started=1.0e9 + 2,
+        ended=1.0e9 + 3,
+        error="exit code 1",
+        log_path=str(log),
+        attempts=1,
+    )
+    records.finish_run(failed, "failed", "Train: exit code 1")
+    # a pipeline, step, metric and error named like markup
+    xss = "20260101-000001-0bad00"
+    records.start_run(
+        xss,
+        {"pipeline_name": XSS, "pipeline_version": XSS},
+        "1" * 64,
+        "/etc/passwd",
+        [(XSS, "DriftCheck")],
+    )
+    drift = ws / "artifacts" / "objects" / ("d" * 64)
+    drift.mkdir(parents=True)
+    (drift / "drift.json").write_text(
+        json.dumps(
+            {
+                "drift_detected": True,
+                "drift_share": 0.5,
+                "n_columns": 2,
+                "n_drifted": 1,
+                "drifted_columns": [XSS],
+            }
+        )
+    )
+    records.update_step(
+        xss,
+        XSS,
+        status="failed",
+        started=1.0e9 + 10,
+        ended=1.0e9 + 11,
+        outputs={"report": "d" * 64},
+        metrics={XSS: 1.0},
+        error=XSS,
+        log_path="/etc/passwd",
+    )
+    records.finish_run(xss, "failed", XSS)
+    (ws / "deployments").mkdir()
+    (ws / "deployments" / "model.json").write_text(
+        json.dumps(
+            {"name": XSS, "project": "default", "model_ref": XSS, "pid": 2**22 + 7, "port": 9}
+        )
+    )
+    _settle(ws)
+    return {"root": ws, "failed": failed, "xss": xss}
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+class LiveServer:
+    """The dashboard under uvicorn on a loopback port, in a thread."""
+
+    def __init__(self, workspaces: list[Path]) -> None:
+        import uvicorn
+
+        from cursus.dashboard import create_app
+
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        config = uvicorn.Config(
+            create_app(workspaces), host="127.0.0.1", port=self.port, log_level="warning"
+        )
+        self.server = uvicorn.Server(config)
+        self.thread = threading.Thread(target=self.server.run, daemon=True)
+
+    def __enter__(self) -> LiveServer:
+        self.thread.start()
+        deadline = time.monotonic() + 30
+        while not self.server.started:
+            if time.monotonic() > deadline:
+                raise RuntimeError("dashboard server did not start")
+            time.sleep(0.05)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.server.should_exit = True
+        self.thread.join(10)
+
+
+@pytest.fixture(scope="session")
+def live_server(real_workspace: dict, seeded_workspace: dict) -> Iterator[LiveServer]:
+    with LiveServer([real_workspace["root"], seeded_workspace["root"]]) as server:
+        yield server
