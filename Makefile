@@ -43,11 +43,16 @@ $(AIRFLOW_VENV)/.installed: $(VENV)/.uv
 	$(VENV)/bin/uv pip install --quiet --python $(AIRFLOW_VENV)/bin/python "apache-airflow==2.10.5"
 	touch $@
 
+# The dashboard's browser tests drive Debian's chromium, headless.
+.PHONY: chromium
+chromium:
+	@command -v chromium >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq chromium >/dev/null; }
+
 lint: $(VENV)/.dev
 	$(VENV)/bin/ruff check src tests bench
 	$(VENV)/bin/ruff format --check src tests bench
 
-test: lint $(AIRFLOW_VENV)/.installed
+test: lint $(AIRFLOW_VENV)/.installed chromium
 	OMP_NUM_THREADS=1 $(VENV)/bin/pytest
 
 bench: $(VENV)/.dev

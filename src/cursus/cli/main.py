@@ -49,8 +49,13 @@ def _load(dag_ref: str, config: str | None = None) -> tuple[Any, Any]:
 
 def _write_or_print(text: str, output: str | None) -> None:
     if output:
-        Path(output).parent.mkdir(parents=True, exist_ok=True)
-        Path(output).write_text(text)
+        try:
+            Path(output).parent.mkdir(parents=True, exist_ok=True)
+            Path(output).write_text(text)
+        except OSError as exc:
+            raise CursusError(
+                f"{output}: cannot write it ({exc.strerror}); choose another path with -o"
+            ) from None
         click.echo(f"wrote {output}", err=True)
     else:
         click.echo(text, nl=False)
@@ -79,15 +84,42 @@ def validate(dag_ref: str, config: str) -> None:
 @cli.command()
 @click.argument("dag_ref", metavar="DAG")
 @CONFIG_OPTION
-@click.option("--target", type=click.Choice(["plan"]), default="plan", show_default=True)
+@click.option(
+    "--target",
+    type=click.Choice(["plan", "sagemaker", "airflow"]),
+    default="plan",
+    show_default=True,
+)
 @click.option(
     "-o", "--output", type=click.Path(dir_okay=False), help="write here instead of stdout"
 )
-def compile(dag_ref: str, config: str, target: str, output: str | None) -> None:
-    """Compile a DAG and config to a Plan (JSON)."""
+@click.option(
+    "--workspace", type=click.Path(file_okay=False), help="airflow: the workspace its tasks use"
+)
+def compile(
+    dag_ref: str, config: str, target: str, output: str | None, workspace: str | None
+) -> None:
+    """Compile a DAG and config to a Plan, a SageMaker pipeline definition, or an Airflow DAG file."""
     from cursus.core.compiler import PipelineDAGCompiler
 
     dag, _ = _load(dag_ref)
+    if target == "airflow":
+        from cursus.backends.airflow import write_dag_file
+
+        if not output:
+            raise CursusError(
+                "--target airflow writes a DAG file: give its path with -o dags/NAME.py"
+            )
+        plan = PipelineDAGCompiler(config).compile_to_plan(dag)
+        ws = str(Path(workspace).resolve()) if workspace else None
+        dag_file, plan_file = write_dag_file(plan, output, workspace=ws)
+        click.echo(f"wrote {dag_file} and {plan_file}", err=True)
+        return
+    if target == "sagemaker":  # offline: no network, no credentials
+        from cursus.cli.sagemaker import compile_definition
+
+        _write_or_print(compile_definition(dag, config), output)
+        return
     plan = PipelineDAGCompiler(config).compile(dag, target=target)
     for warning in plan.warnings:
         click.echo(f"warning: {warning}", err=True)
@@ -128,8 +160,10 @@ def dag_show(dag_ref: str, fmt: str) -> None:
 def dag_explain(dag_ref: str, config: str) -> None:
     """Show how every input is bound, with its score and the evidence."""
     from cursus.core.compiler import validate
+    from cursus.core.config_file import load_configs
 
-    graph, configs = _load(dag_ref, config)
+    graph, _ = _load(dag_ref)
+    configs = load_configs(config, graph)
     report, bindings = validate(graph, configs, config)
     for node in graph.topological_sort():
         click.echo(node)
@@ -218,14 +252,49 @@ def config_init(dag_ref: str, output: str, sets: tuple[str, ...], force: bool) -
         key, sep, value = item.partition("=")
         if not sep:
             raise CursusError(f"--set {item!r}: write FIELD=VALUE")
-        try:
-            shared[key] = json.loads(value)
-        except json.JSONDecodeError:
-            shared[key] = value
+        shared[key] = _parse_set_value(key, value)
     graph, _ = _load(dag_ref)
+    shared.setdefault("pipeline_name", _pipeline_name_from(dag_ref))
     configs = default_configs(graph, **shared)
     save_configs(configs, output)
     click.echo(f"wrote {output}: {len(configs)} node configs")
+
+
+def _parse_set_value(field: str, value: str) -> Any:
+    """Text fields take the text as written; others (numbers, lists, booleans) read it as JSON."""
+    from cursus.steps.configs import CONFIG_CLASSES
+
+    for cls in CONFIG_CLASSES.values():
+        info = cls.model_fields.get(field)
+        if info is not None and info.annotation in (str, str | None):
+            try:  # a quoted JSON string ("7") is that string
+                decoded = json.loads(value)
+            except json.JSONDecodeError:
+                return value
+            return decoded if isinstance(decoded, str) else value
+    try:
+        return json.loads(value)
+    except json.JSONDecodeError:
+        return value
+
+
+def _plan_with_execution_document(graph: Any, config: str, document: str) -> Any:
+    from cursus.core.compiler import compile_plan
+    from cursus.core.config_file import load_configs
+    from cursus.mods.exec_doc import apply_execution_document, load_execution_document
+
+    configs = apply_execution_document(
+        load_configs(config, graph), load_execution_document(document), document
+    )
+    return compile_plan(graph, configs, config)
+
+
+def _pipeline_name_from(dag_ref: str) -> str:
+    """'dags/my_pipeline.json' -> 'my-pipeline': a name SageMaker and the registry accept."""
+    import re
+
+    name = re.sub(r"[^A-Za-z0-9]+", "-", Path(dag_ref).stem)[:82].strip("-")
+    return name or "cursus-pipeline"
 
 
 # ---------------------------------------------------------------- run
@@ -234,13 +303,45 @@ def config_init(dag_ref: str, output: str, sets: tuple[str, ...], force: bool) -
 @cli.command()
 @click.argument("dag_ref", metavar="DAG")
 @CONFIG_OPTION
-@click.option("--workspace", type=click.Path(file_okay=False), help="artifact store and run records [./.cursus]")
+@click.option(
+    "--workspace",
+    type=click.Path(file_okay=False),
+    help="artifact store and run records [./.cursus]",
+)
 @click.option("--workers", type=click.IntRange(1, 256), help="steps run at once [number of cores]")
-@click.option("--no-cache", is_flag=True, help="run every step even when its cached outputs are valid")
+@click.option(
+    "--no-cache", is_flag=True, help="run every step even when its cached outputs are valid"
+)
 @click.option("--quiet", is_flag=True, help="print only errors")
 @click.option("--json", "as_json", is_flag=True, help="print the result as JSON")
-def run(dag_ref: str, config: str, workspace: str | None, workers: int | None, no_cache: bool, quiet: bool, as_json: bool) -> None:
-    """Run a pipeline on this machine."""
+@click.option(
+    "--exec-doc",
+    "exec_doc",
+    type=click.Path(dir_okay=False),
+    help="execution document whose step values override the config",
+)
+@click.option(
+    "--tracking-uri", help="MLflow tracking URI [MLFLOW_TRACKING_URI, else <workspace>/mlflow.db]"
+)
+@click.option("--no-tracking", is_flag=True, help="do not track this run in MLflow")
+@click.option(
+    "--registry-uri",
+    help="model registry for Registration: MLflow URI, folder or file:// [<workspace>/mlflow.db]",
+)
+def run(
+    dag_ref: str,
+    config: str,
+    workspace: str | None,
+    workers: int | None,
+    no_cache: bool,
+    quiet: bool,
+    as_json: bool,
+    tracking_uri: str | None,
+    no_tracking: bool,
+    registry_uri: str | None,
+    exec_doc: str | None,
+) -> None:
+    """Run a pipeline on this machine, tracked in MLflow."""
     from rich.console import Console
 
     from cursus.backends.local import LocalRunner
@@ -248,10 +349,27 @@ def run(dag_ref: str, config: str, workspace: str | None, workers: int | None, n
     from cursus.core.compiler import PipelineDAGCompiler
 
     graph, _ = _load(dag_ref)
-    plan = PipelineDAGCompiler(config).compile_to_plan(graph)
+    if exec_doc:
+        plan = _plan_with_execution_document(graph, config, exec_doc)
+    else:
+        plan = PipelineDAGCompiler(config).compile_to_plan(graph)
     console = Console(stderr=as_json, soft_wrap=True)
     hooks = [] if quiet or as_json or not console.is_terminal else [LiveProgress(console)]
-    result = LocalRunner(plan, workspace=workspace, workers=workers, use_cache=not no_cache, hooks=hooks).run()
+    from cursus.cli.mlops import tracking_hooks
+
+    hooks += tracking_hooks(workspace, tracking_uri, enabled=not no_tracking)
+    from cursus.mlops.data import DataLineage
+
+    lineage = DataLineage(warn=False)  # its warnings are printed below, after the summary
+    hooks.append(lineage)
+    result = LocalRunner(
+        plan,
+        workspace=workspace,
+        workers=workers,
+        use_cache=not no_cache,
+        hooks=hooks,
+        registry_uri=registry_uri,
+    ).run()
     if as_json:
         click.echo(json.dumps(result.to_dict(), indent=2, sort_keys=True))
     elif not quiet:
@@ -260,6 +378,8 @@ def run(dag_ref: str, config: str, workspace: str | None, workers: int | None, n
         for name, step in result.steps.items():
             if step.status == "failed":
                 click.echo(f"error: {name} failed: {step.error}", err=True)
+    for warning in lineage.warnings:
+        click.echo(f"warning: {warning}", err=True)
     if not result.ok:
         sys.exit(1)
 
@@ -297,7 +417,9 @@ def runs_list(workspace: str | None, limit: int, as_json: bool) -> None:
     for r in rows:
         took = f"{r['ended'] - r['started']:.1f}s" if r["ended"] else "-"
         when = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(r["started"]))
-        click.echo(f"{r['run_id']}  {r['status']:11} {when}  {took:>8}  {r['pipeline_name']} {r['pipeline_version']}")
+        click.echo(
+            f"{r['run_id']}  {r['status']:11} {when}  {took:>8}  {r['pipeline_name']} {r['pipeline_version']}"
+        )
 
 
 @runs.command("show")
@@ -325,7 +447,14 @@ def runs_show(run_id: str, workspace: str | None, as_json: bool) -> None:
 
 # Each part of Cursus with commands of its own keeps them in its own module, which defines
 # `register(cli)` and imports nothing heavy at module level.
-PARTS: tuple[str, ...] = ()
+PARTS: tuple[str, ...] = (
+    "cursus.cli.mlops",
+    "cursus.cli.serving",
+    "cursus.cli.sagemaker",
+    "cursus.cli.catalog",
+    "cursus.cli.mods",
+    "cursus.cli.steprun",
+)
 
 
 def _register_parts() -> None:

@@ -40,7 +40,9 @@ class LiveProgress(RunHooks):
     def before_pipeline_run(self, run_id: str, plan: Plan) -> None:
         self._run_id = run_id
         self._state = {s.name: ("pending", 0.0, None) for s in plan.steps}
-        self._live = Live(self._table(), console=self.console, refresh_per_second=8, transient=False)
+        self._live = Live(
+            self._table(), console=self.console, refresh_per_second=8, transient=False
+        )
         self._live.start()
 
     def before_step_run(self, run_id: str, step: PlanStep) -> None:
@@ -70,7 +72,11 @@ class LiveProgress(RunHooks):
         table.add_column("seconds", justify="right")
         now = time.perf_counter()
         for name, (status, started, ended) in self._state.items():
-            secs = "" if status in ("pending", "skipped") or not started else f"{(ended or now) - started:.2f}"
+            secs = (
+                ""
+                if status in ("pending", "skipped") or not started
+                else f"{(ended or now) - started:.2f}"
+            )
             table.add_row(name, f"[{STYLE.get(status, '')}]{status}[/]", secs)
         return table
 
@@ -83,7 +89,9 @@ def print_summary(console: Console, result: RunResult, plan: Plan) -> None:
     for step in plan.steps:
         res = result.steps[step.name]
         if res.status == "failed":
-            console.print(f"[bold red]{step.name} failed[/]: {res.error}", markup=True, highlight=False)
+            console.print(
+                f"[bold red]{step.name} failed[/]: {res.error}", markup=True, highlight=False
+            )
             if res.log_path:
                 console.print(f"  full log: {res.log_path}")
         elif res.status == "skipped":
@@ -98,8 +106,12 @@ def print_summary(console: Console, result: RunResult, plan: Plan) -> None:
         for out, spec in step.outputs.items():
             if spec["kind"] in HEADLINE_KINDS[:3] and out in res.outputs:
                 folder = Path(res.outputs[out])
-                files = ", ".join(sorted(p.name for p in folder.iterdir())) if folder.is_dir() else ""
-                console.print(f"{spec['kind']:20} {folder}  [{files}]", highlight=False, markup=False)
+                files = (
+                    ", ".join(sorted(p.name for p in folder.iterdir())) if folder.is_dir() else ""
+                )
+                console.print(
+                    f"{spec['kind']:20} {folder}  [{files}]", highlight=False, markup=False
+                )
 
 
 def _fmt(value: float) -> str:

@@ -37,7 +37,8 @@ PRELOAD = [
     "matplotlib.backends.backend_agg",  # savefig with the Agg backend
     "fsspec",
 ]
-TORCH_PRELOAD = ["torch"]
+# the first optimizer step imports torch._dynamo lazily: seconds per PyTorch step otherwise
+TORCH_PRELOAD = ["torch", "torch._dynamo"]
 
 
 class _StepPopen(popen_forkserver.Popen):
