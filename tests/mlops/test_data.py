@@ -180,9 +180,10 @@ def test_a_run_records_its_data_and_the_next_warns_when_the_file_changed(tmp_pat
         str(source) in message
         and f"-> {hashlib.sha256(source.read_bytes()).hexdigest()[:12]}" in message
     )
-    # the step's cache key does not cover the file's bytes, so its output was reused: say so
-    assert result.steps["DataLoading_training"].status == "cached"
-    assert "rerun with --no-cache" in message
+    # the file's bytes are part of the step's cache key: the changed data is read, not reused
+    assert result.steps["DataLoading_training"].status == "succeeded"
+    assert result.steps["DataLoading_training"].metrics["n_rows"] == 250
+    assert "rerun with --no-cache" not in message
     assert data_inputs(workspace)[0]["run_id"] == result.run_id
 
 
