@@ -7,7 +7,6 @@ step does not pay their import time. Everything a step prints goes to its log fi
 from __future__ import annotations
 
 import importlib.util
-import io
 import json
 import math
 import os
@@ -16,7 +15,6 @@ import threading
 import time
 import traceback
 from multiprocessing import context as mp_context
-from multiprocessing import forkserver, popen_forkserver, reduction, spawn, util
 from pathlib import Path
 from typing import Any
 
@@ -41,42 +39,32 @@ PRELOAD = [
 TORCH_PRELOAD = ["torch", "torch._dynamo"]
 
 
-class _StepPopen(popen_forkserver.Popen):
-    """The fork server's Popen, except that the step does not re-run the parent's `__main__`.
+_START_LOCK = threading.Lock()
+
+
+class StepProcess(mp_context.ForkServerProcess):
+    """A fork-server process for a step that does not re-run the parent's `__main__`.
 
     multiprocessing re-executes the parent's main script (as `__mp_main__`) in every child so that
     objects defined there can be unpickled. A step needs nothing from it: re-running it costs each
     step the script's imports (all of pytest under pytest), and a user's script that calls
     run_pipeline() without an `if __name__ == "__main__":` guard would start its whole pipeline
-    again inside every step. The rest is the standard library's `_launch`.
+    again inside every step. So while a step starts, `__main__` shows multiprocessing neither a
+    spec nor a file to re-run. The class lives here, in a module the fork server preloads, because
+    the child unpickles the process object and would otherwise import its module first.
     """
 
-    def _launch(self, process_obj: Any) -> None:
-        prep_data = spawn.get_preparation_data(process_obj._name)
-        prep_data.pop("init_main_from_name", None)
-        prep_data.pop("init_main_from_path", None)
-        buf = io.BytesIO()
-        popen_forkserver.set_spawning_popen(self)
-        try:
-            reduction.dump(prep_data, buf)
-            reduction.dump(process_obj, buf)
-        finally:
-            popen_forkserver.set_spawning_popen(None)
-        self.sentinel, w = forkserver.connect_to_new_process(self._fds)
-        _parent_w = os.dup(w)  # the child's sentinel of its parent, as in the standard library
-        self.finalizer = util.Finalize(self, util.close_fds, (_parent_w, self.sentinel))
-        with open(w, "wb", closefd=True) as f:
-            f.write(buf.getbuffer())
-        self.pid = forkserver.read_signed(self.sentinel)
-
-
-class StepProcess(mp_context.ForkServerProcess):
-    """A fork-server process for a step. It lives here, in a module the fork server preloads, because
-    the child unpickles the process object and would otherwise import its module first."""
-
-    @staticmethod
-    def _Popen(process_obj: Any) -> _StepPopen:
-        return _StepPopen(process_obj)
+    def start(self) -> None:
+        main = sys.modules["__main__"]
+        with _START_LOCK:
+            saved = {k: main.__dict__[k] for k in ("__spec__", "__file__") if k in main.__dict__}
+            main.__dict__["__spec__"] = None
+            main.__dict__.pop("__file__", None)
+            try:
+                super().start()
+            finally:
+                main.__dict__.pop("__spec__", None)
+                main.__dict__.update(saved)
 
 
 def run_step(request: dict[str, Any]) -> None:
