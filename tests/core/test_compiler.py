@@ -87,8 +87,12 @@ def test_env_runtime_values_and_job_args_follow_the_contract() -> None:
 
 
 def test_the_same_dag_and_config_give_a_byte_identical_plan(e2e_config: Path) -> None:
-    first = PipelineDAGCompiler(e2e_config).compile(load_dag("xgboost_e2e")).to_json()
-    second = PipelineDAGCompiler(e2e_config).compile(load_dag("xgboost_e2e")).to_json()
+    first = (
+        PipelineDAGCompiler(e2e_config).compile(load_dag("xgboost_e2e"), target="plan").to_json()
+    )
+    second = (
+        PipelineDAGCompiler(e2e_config).compile(load_dag("xgboost_e2e"), target="plan").to_json()
+    )
     assert first == second
     shuffled_configs = dict(
         reversed(
@@ -110,7 +114,7 @@ def test_byte_identical_in_another_process_with_another_hash_seed(
         env={**os.environ, "PYTHONHASHSEED": seed},
         capture_output=True,
     )
-    here = PipelineDAGCompiler(e2e_config).compile(load_dag("xgboost_e2e")).to_json()
+    here = PipelineDAGCompiler(e2e_config).compile(load_dag("xgboost_e2e"), target="plan").to_json()
     assert out.read_text() == here
 
 
@@ -211,10 +215,10 @@ def test_compiler_object_and_function(e2e_config: Path) -> None:
     dag = load_dag("xgboost_e2e")
     compiler = PipelineDAGCompiler(e2e_config, role="arn:aws:iam::1:role/x")
     assert compiler.validate_dag_compatibility(dag).ok
-    plan = compiler.compile(dag)
+    plan = compiler.compile(dag, target="plan")
     assert isinstance(plan, Plan)
-    assert compile_dag_to_pipeline(dag, e2e_config).to_json() == plan.to_json()
-    with pytest.raises(ConfigError, match="unknown compile target 'airflow'; available: plan"):
+    assert compile_dag_to_pipeline(dag, e2e_config, target="plan").to_json() == plan.to_json()
+    with pytest.raises(ConfigError, match="unknown compile target 'airflow'; available: sagemaker, plan"):
         compiler.compile(dag, target="airflow")
     report = PipelineDAGCompiler(e2e_config.with_name("missing.json")).validate_dag_compatibility(
         dag

@@ -142,3 +142,24 @@ def test_a_dag_node_without_config_is_named(
     bigger = PipelineDAG([*dag.nodes, "XGBoostModelEval_training"], dag.edges)
     with pytest.raises(CursusError, match="XGBoostModelEval_training"):
         MODSPipelineDAGCompiler(e2e_config).create_decorated_class(bigger)
+
+
+def test_standard_and_mods_compilers_share_the_template_api(
+    registry_path: Path, e2e_config: Path
+) -> None:
+    from cursus.core.compiler import DynamicPipelineTemplate as Exported
+    from cursus.core.compiler import PipelineDAGCompiler
+
+    dag = load_dag("xgboost_e2e")
+    standard = PipelineDAGCompiler(e2e_config, role="arn:aws:iam::123456789012:role/Other")
+    params = standard.create_template_params(dag, pipeline_parameters={"KmsKeyId": "k"})
+    assert params["role"].endswith("role/Other") and params["pipeline_parameters"] == {
+        "KmsKeyId": "k"
+    }
+    template = standard.create_template(dag)
+    assert isinstance(template, Exported) and isinstance(template, PipelineTemplateBase)
+    mods = MODSPipelineDAGCompiler(e2e_config, role="arn:aws:iam::123456789012:role/Other")
+    assert mods.create_template_params(dag) == standard.create_template_params(dag)
+    mods_template = mods.create_template(dag)
+    assert mods_template.compile_plan().to_json() == template.compile_plan().to_json()
+    assert mods_template.extract_version() == "1.2.0"

@@ -17,6 +17,7 @@ from cursus.api.dag import PipelineDAG
 from cursus.core.config_file import Configs, check_configs_cover_dag, load_configs, read_configs
 from cursus.core.plan import Plan, PlanStep
 from cursus.core.resolver import Binding, node_specs, resolve
+from cursus.core.template import DynamicPipelineTemplate
 from cursus.errors import ConfigError, CursusError, SpecError, ValidationFailed
 from cursus.steps.configs import BasePipelineConfig, config_field_value
 from cursus.steps.spec import EnvSource, StepSpec
@@ -227,21 +228,32 @@ class PipelineDAGCompiler:
             self.validate_dag_compatibility(dag).raise_if_failed()
         return compile_plan(dag, configs, str(self.config_path))
 
-    def compile(self, dag: PipelineDAG, target: str = "plan") -> Any:
-        """The Plan ("plan"), or a `sagemaker.workflow.pipeline.Pipeline` built offline
-        ("sagemaker"; the `pipeline_parameters` option sets parameter defaults)."""
+    def create_template_params(self, dag: PipelineDAG, **kwargs: Any) -> dict[str, Any]:
+        """The keyword arguments the template is built with."""
+        return {
+            "sagemaker_session": self.sagemaker_session,
+            "role": self.role,
+            **self.options,
+            **kwargs,
+        }
+
+    def create_template(self, dag: PipelineDAG, **kwargs: Any) -> DynamicPipelineTemplate:
+        """The template that owns this DAG and config; `generate_pipeline()` builds the pipeline."""
+        return DynamicPipelineTemplate(
+            dag, self.config_path, **self.create_template_params(dag, **kwargs)
+        )
+
+    def compile(self, dag: PipelineDAG, target: str = "sagemaker", **kwargs: Any) -> Any:
+        """A `sagemaker.workflow.pipeline.Pipeline` built offline through the template
+        ("sagemaker"; the `pipeline_parameters` option sets parameter defaults), or the Plan ("plan")."""
         if target == "plan":
             return self.compile_to_plan(dag)
-        if target == "sagemaker":  # imported here: only this target pays for the SageMaker SDK
-            from cursus.backends.sagemaker import compile_plan_to_sagemaker
-
-            plan = self.compile_to_plan(dag)
-            parameters = self.options.get("pipeline_parameters")
-            return compile_plan_to_sagemaker(plan, self.role, parameters).pipeline
-        raise ConfigError(f"unknown compile target '{target}'; available: plan, sagemaker")
+        if target == "sagemaker":  # the template imports the SageMaker SDK only now
+            return self.create_template(dag, **kwargs).generate_pipeline()
+        raise ConfigError(f"unknown compile target '{target}'; available: sagemaker, plan")
 
 
 def compile_dag_to_pipeline(dag: PipelineDAG, config_path: str | Path, **kwargs: Any) -> Any:
     """Compile `dag` with the configs in `config_path`; see PipelineDAGCompiler.compile."""
-    target = kwargs.pop("target", "plan")
+    target = kwargs.pop("target", "sagemaker")
     return PipelineDAGCompiler(config_path, **kwargs).compile(dag, target=target)

@@ -129,15 +129,8 @@ class MODSPipelineDAGCompiler(PipelineDAGCompiler):
         self._dag = dag
         return decorator(author=author, version=version, description=description)(plain)
 
-    def create_template_params(self, dag: PipelineDAG, **kwargs: Any) -> dict[str, Any]:
-        return {
-            "sagemaker_session": self.sagemaker_session,
-            "role": self.role,
-            **self.options,
-            **kwargs,
-        }
-
     def create_template(self, dag: PipelineDAG, **kwargs: Any) -> Any:
+        """An instance of the MODS-decorated class (the decorator is applied to the class first)."""
         cls = self.create_decorated_class(dag)
         return cls(**self.create_template_params(dag, **kwargs))
 
