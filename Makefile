@@ -43,6 +43,11 @@ $(AIRFLOW_VENV)/.installed: $(VENV)/.uv
 	$(VENV)/bin/uv pip install --quiet --python $(AIRFLOW_VENV)/bin/python "apache-airflow==2.10.5"
 	touch $@
 
+$(AIRFLOW_VENV)3/.installed: $(VENV)/.uv
+	python3 -m venv $(AIRFLOW_VENV)3
+	$(VENV)/bin/uv pip install --quiet --python $(AIRFLOW_VENV)3/bin/python "apache-airflow==3.3.2"
+	touch $@
+
 # The dashboard's browser tests drive Debian's chromium, headless.
 .PHONY: chromium
 chromium:
@@ -52,11 +57,11 @@ lint: $(VENV)/.dev
 	$(VENV)/bin/ruff check src tests bench
 	$(VENV)/bin/ruff format --check src tests bench
 
-test: lint $(AIRFLOW_VENV)/.installed chromium
+test: lint $(AIRFLOW_VENV)/.installed $(AIRFLOW_VENV)3/.installed chromium
 	OMP_NUM_THREADS=1 $(VENV)/bin/pytest
 
 bench: $(VENV)/.dev
 	for b in bench/bench_*.py; do OMP_NUM_THREADS=1 $(PY) $$b || exit 1; done
 
 clean:
-	rm -rf $(OUT) .cursus .pytest_cache $(AIRFLOW_VENV)
+	rm -rf $(OUT) .cursus .pytest_cache $(AIRFLOW_VENV) $(AIRFLOW_VENV)3

@@ -1,4 +1,4 @@
-"""Airflow lives in its own environment (.venv-airflow, made by `make test`): Airflow's pins and
+"""Airflow lives in its own environments (.venv-airflow for 2.x, .venv-airflow3, made by `make test`): Airflow's pins and
 Cursus' dependencies need not agree, and the DAG file only needs Airflow plus a path to Cursus."""
 
 from __future__ import annotations
@@ -11,18 +11,23 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[3]
-AIRFLOW_PYTHON = Path(
-    os.environ.get("CURSUS_AIRFLOW_PYTHON", REPO / ".venv-airflow" / "bin" / "python")
-)
+# one environment per supported Airflow major version, each made by `make test`
+AIRFLOW_PYTHONS = {
+    "airflow2": Path(
+        os.environ.get("CURSUS_AIRFLOW2_PYTHON", REPO / ".venv-airflow" / "bin" / "python")
+    ),
+    "airflow3": Path(
+        os.environ.get("CURSUS_AIRFLOW3_PYTHON", REPO / ".venv-airflow3" / "bin" / "python")
+    ),
+}
 
 
-@pytest.fixture(scope="session")
-def airflow_python() -> Path:
-    if not AIRFLOW_PYTHON.is_file():
-        pytest.fail(
-            f"no Airflow environment at {AIRFLOW_PYTHON}: `make test` creates it (make airflow-env)"
-        )
-    return AIRFLOW_PYTHON
+@pytest.fixture(scope="session", params=sorted(AIRFLOW_PYTHONS))
+def airflow_python(request: pytest.FixtureRequest) -> Path:
+    python = AIRFLOW_PYTHONS[request.param]
+    if not python.is_file():
+        pytest.fail(f"no Airflow environment at {python}: `make test` creates it")
+    return python
 
 
 @pytest.fixture(scope="session")
@@ -30,7 +35,7 @@ def airflow_home(
     tmp_path_factory: pytest.TempPathFactory, airflow_python: Path
 ) -> Iterator[dict[str, str]]:
     """An Airflow home on SQLite with its database migrated; the environment to run Airflow with."""
-    home = tmp_path_factory.mktemp("airflow-home")
+    home = tmp_path_factory.mktemp(f"home-{airflow_python.parent.parent.name}")
     dags = home / "dags"
     dags.mkdir()
     env = {
