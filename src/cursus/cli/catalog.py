@@ -14,6 +14,7 @@ from typing import Any
 
 import click
 
+from cursus.cli.output import write_or_print
 from cursus.errors import CursusError
 
 JSON_OPTION = click.option("--json", "as_json", is_flag=True, help="print JSON for machines")
@@ -50,20 +51,6 @@ def _table(*columns: str) -> Any:
 
 def _print_json(data: Any) -> None:
     click.echo(json.dumps(data, indent=2, default=str))
-
-
-def _write_or_print(text: str, output: str | None) -> None:
-    if not output:
-        click.echo(text, nl=False)
-        return
-    try:
-        Path(output).parent.mkdir(parents=True, exist_ok=True)
-        Path(output).write_text(text)
-    except OSError as exc:
-        raise CursusError(
-            f"{output}: cannot write it ({exc.strerror}); choose another path"
-        ) from None
-    click.echo(f"wrote {output}", err=True)
 
 
 @click.group()
@@ -301,7 +288,7 @@ def compile_(pipeline_id: str, config_path: str, target: str, output: str | None
         warnings, text = compiled.plan.warnings + compiled.warnings, compiled.to_json()
     for warning in warnings:
         click.echo(f"warning: {warning}", err=True)
-    _write_or_print(text, output)
+    write_or_print(text, output)
     if target == "sagemaker" and entry["compiler_type"] == "mods":
         from cursus.mods.registry import default_registry_path
 

@@ -10,6 +10,7 @@ from typing import Any
 
 import click
 
+from cursus.cli.output import write_or_print
 from cursus.errors import CursusError, ValidationFailed
 
 
@@ -45,20 +46,6 @@ def _load(dag_ref: str, config: str | None = None) -> tuple[Any, Any]:
 
     dag = load_dag(dag_ref)
     return dag, (load_configs(config) if config else None)
-
-
-def _write_or_print(text: str, output: str | None) -> None:
-    if output:
-        try:
-            Path(output).parent.mkdir(parents=True, exist_ok=True)
-            Path(output).write_text(text)
-        except OSError as exc:
-            raise CursusError(
-                f"{output}: cannot write it ({exc.strerror}); choose another path with -o"
-            ) from None
-        click.echo(f"wrote {output}", err=True)
-    else:
-        click.echo(text, nl=False)
 
 
 CONFIG_OPTION = click.option(
@@ -118,12 +105,12 @@ def compile(
     if target == "sagemaker":  # offline: no network, no credentials
         from cursus.cli.sagemaker import compile_definition
 
-        _write_or_print(compile_definition(dag, config), output)
+        write_or_print(compile_definition(dag, config), output)
         return
     plan = PipelineDAGCompiler(config).compile(dag, target=target)
     for warning in plan.warnings:
         click.echo(f"warning: {warning}", err=True)
-    _write_or_print(plan.to_json(), output)
+    write_or_print(plan.to_json(), output)
 
 
 # ---------------------------------------------------------------- dag

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import click
 
+from cursus.cli.output import write_or_print
 from cursus.errors import ConfigError
 
 
@@ -32,12 +33,9 @@ def generate(dag_ref: str, config: str, output: str | None) -> None:
     from cursus.mods.exec_doc import generate_execution_document
 
     plan = PipelineDAGCompiler(config).compile_to_plan(load_dag(dag_ref))
-    text = json.dumps(generate_execution_document(plan), indent=2, sort_keys=True) + "\n"
-    if output:
-        Path(output).write_text(text)
-        click.echo(f"wrote {output}", err=True)
-    else:
-        click.echo(text, nl=False)
+    write_or_print(
+        json.dumps(generate_execution_document(plan), indent=2, sort_keys=True) + "\n", output
+    )
 
 
 @exec_doc.command("validate")
