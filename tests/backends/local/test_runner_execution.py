@@ -174,3 +174,17 @@ def test_runs_list_and_show_report_the_recorded_run(seed_run):
 
     missing = cli_runner.invoke(cli, ["runs", "show", "no-such-run", "--workspace", ws])
     assert missing.exit_code == 2 and "no single run matches" in missing.output
+
+
+def test_runs_are_found_by_exact_id_before_prefix(tmp_path: Path) -> None:
+    from cursus.backends.local.records import RunRecords
+
+    records = RunRecords(tmp_path / "runs.db")
+    pipeline = {"pipeline_name": "p", "pipeline_version": "1.0.0"}
+    for run_id in ("r1", "r10", "manual__x"):
+        records.ensure_run(run_id, pipeline, "d", "plan.json", [("A", "DataLoading")])
+    assert records.get_run("r1")["run_id"] == "r1"  # not ambiguous with r10
+    assert records.get_run("r10")["run_id"] == "r10"
+    assert records.get_run("r") is None  # a prefix of two runs names neither
+    assert records.get_run("manual_")["run_id"] == "manual__x"  # '_' is no wildcard
+    assert records.get_run("manual%") is None

@@ -117,7 +117,9 @@ def test_a_killed_run_resumes_without_redoing_finished_steps(tmp_path):
 
     # the killed step never finished: no result, nothing committed for it
     killed_rows = {s["name"]: s for s in run_record(ws, killed_id)["steps"]}
-    assert killed_rows["XGBoostTraining"]["status"] == "running"
+    assert (
+        killed_rows["XGBoostTraining"]["status"] == "interrupted"
+    )  # it was running when the runner died
     assert not (ws / "runs" / killed_id / "XGBoostTraining" / "attempt-1" / "result.json").exists()
     listed = subprocess.run(
         [CURSUS, "runs", "list", "--workspace", str(ws)], capture_output=True, text=True, check=True

@@ -193,18 +193,24 @@ class RunRecords:
 
     def get_run(self, run_id: str) -> dict[str, Any] | None:
         with self._connect() as db:
-            row = db.execute(
-                "SELECT * FROM runs WHERE run_id=? OR run_id LIKE ?", (run_id, run_id + "%")
-            ).fetchall()
+            # the exact id, else a unique prefix of one (as `cursus runs show 2026` would type it)
+            row = db.execute("SELECT * FROM runs WHERE run_id=?", (run_id,)).fetchall()
+            if not row:
+                row = db.execute(
+                    "SELECT * FROM runs WHERE substr(run_id, 1, ?) = ?", (len(run_id), run_id)
+                ).fetchall()
             if len(row) != 1:
                 return None
             run = self._live_status(dict(row[0]))
             steps = db.execute(
                 "SELECT * FROM steps WHERE run_id=? ORDER BY rowid", (run["run_id"],)
             ).fetchall()
+        interrupted = run["status"] == "interrupted"
         run["steps"] = [
             {
                 **dict(s),
+                # a step that was running when its runner was killed did not finish
+                **({"status": "interrupted"} if interrupted and s["status"] == "running" else {}),
                 "outputs": json.loads(s["outputs"]),
                 "metrics": json.loads(s["metrics"]),
                 "hardware": json.loads(s["hardware"]),
