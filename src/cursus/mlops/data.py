@@ -421,10 +421,15 @@ def data_inputs(workspace: str | Path, run_id: str | None = None) -> list[dict[s
                 "SELECT run_id FROM data_inputs ORDER BY recorded DESC, rowid DESC LIMIT 1"
             ).fetchone()
         else:
+            # the exact id, else a unique prefix ('_' and '%' in ids are no wildcards)
             ids = db.execute(
-                "SELECT DISTINCT run_id FROM data_inputs WHERE run_id=? OR run_id LIKE ?",
-                (run_id, run_id + "%"),
+                "SELECT DISTINCT run_id FROM data_inputs WHERE run_id=?", (run_id,)
             ).fetchall()
+            if not ids:
+                ids = db.execute(
+                    "SELECT DISTINCT run_id FROM data_inputs WHERE substr(run_id, 1, ?) = ?",
+                    (len(run_id), run_id),
+                ).fetchall()
             if len(ids) > 1:
                 raise MLOpsError(f"'{run_id}' matches {len(ids)} runs; give more of the run id")
             row = ids[0] if ids else None
