@@ -218,7 +218,9 @@ def test_compiler_object_and_function(e2e_config: Path) -> None:
     plan = compiler.compile(dag, target="plan")
     assert isinstance(plan, Plan)
     assert compile_dag_to_pipeline(dag, e2e_config, target="plan").to_json() == plan.to_json()
-    with pytest.raises(ConfigError, match="unknown compile target 'airflow'; available: sagemaker, plan"):
+    with pytest.raises(
+        ConfigError, match="unknown compile target 'airflow'; available: sagemaker, plan"
+    ):
         compiler.compile(dag, target="airflow")
     report = PipelineDAGCompiler(e2e_config.with_name("missing.json")).validate_dag_compatibility(
         dag
