@@ -10,32 +10,20 @@ pipeline named like a script tag, a DriftCheck step with a stored drift.json, a 
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
-import socket
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from _dashboard_support import XSS, LiveServer, snapshot
 
 from cursus.backends.local.records import RunRecords
 
-XSS = "<script>alert(1)</script>"
 CURSUS = [sys.executable, "-m", "cursus"]
-
-
-def snapshot(root: Path) -> dict[str, str]:
-    """Every file under `root` (relative path -> sha256 of its bytes)."""
-    return {
-        p.relative_to(root).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
-        for p in sorted(root.rglob("*"))
-        if p.is_file()
-    }
 
 
 def _settle(root: Path, timeout: float = 60.0) -> None:
@@ -166,42 +154,6 @@ def seeded_workspace(tmp_path_factory: pytest.TempPathFactory) -> dict[str, obje
     )
     _settle(ws)
     return {"root": ws, "failed": failed, "xss": xss}
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-class LiveServer:
-    """The dashboard under uvicorn on a loopback port, in a thread."""
-
-    def __init__(self, workspaces: list[Path]) -> None:
-        import uvicorn
-
-        from cursus.dashboard import create_app
-
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        config = uvicorn.Config(
-            create_app(workspaces), host="127.0.0.1", port=self.port, log_level="warning"
-        )
-        self.server = uvicorn.Server(config)
-        self.thread = threading.Thread(target=self.server.run, daemon=True)
-
-    def __enter__(self) -> LiveServer:
-        self.thread.start()
-        deadline = time.monotonic() + 30
-        while not self.server.started:
-            if time.monotonic() > deadline:
-                raise RuntimeError("dashboard server did not start")
-            time.sleep(0.05)
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.server.should_exit = True
-        self.thread.join(10)
 
 
 @pytest.fixture(scope="session")

@@ -7,8 +7,8 @@ import re
 from pathlib import Path
 
 import pytest
+from _dashboard_support import XSS, snapshot
 from click.testing import CliRunner
-from conftest import XSS, snapshot
 from fastapi.routing import APIRoute
 from fastapi.testclient import TestClient
 

@@ -140,7 +140,11 @@ def _plan_step(
             o.name: {"kind": o.kind, "container_path": spec.contract.outputs[o.name]}
             for o in spec.outputs
         },
-        script={"entry_point": spec.contract.entry_point, "sha256": script_sha256},
+        script={
+            "entry_point": spec.contract.entry_point,
+            "sha256": script_sha256,
+            "requirements": list(spec.contract.requirements),
+        },
         spec_digest=spec.digest,
         env=env,
         runtime_env=runtime_env,

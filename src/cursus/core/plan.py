@@ -24,7 +24,7 @@ class PlanStep:
     config: dict[str, Any]
     inputs: dict[str, dict[str, Any]]
     outputs: dict[str, dict[str, Any]]
-    script: dict[str, str]
+    script: dict[str, Any]  # entry_point, sha256 (script + shared modules), requirements
     spec_digest: str
     env: dict[str, str] = field(default_factory=dict)
     runtime_env: dict[str, str] = field(default_factory=dict)

@@ -81,6 +81,8 @@ class ScriptContract(_Strict):
     outputs: dict[str, str] = Field(default_factory=dict)
     env: dict[str, EnvSource] = Field(default_factory=dict)
     job_args: dict[str, EnvSource] = Field(default_factory=dict)
+    # what a container must pip-install beyond its framework image to run the script
+    requirements: tuple[str, ...] = ()
 
     @field_validator("inputs", "outputs")
     @classmethod

@@ -7,7 +7,6 @@ seconds, so compiled pipelines are built once per session and shared (read-only)
 
 from __future__ import annotations
 
-import json
 import os
 import socket
 from collections.abc import Callable, Iterator
@@ -15,10 +14,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from _sagemaker_support import BUCKET, BUNDLED_DAGS, free_port, write_config
 
-ROLE = "arn:aws:iam::123456789012:role/CursusTest"
-BUCKET = "cursus-test-bucket"
-BUNDLED_DAGS = ("xgboost_e2e", "xgboost_simple", "pytorch_e2e")
 LOOPBACK = {"127.0.0.1", "::1", "localhost"}
 
 
@@ -58,28 +55,6 @@ def no_network() -> Iterator[None]:
     patch.undo()
 
 
-def write_config(
-    path: Path,
-    dag: str,
-    shared: dict[str, Any] | None = None,
-    specific: dict[str, dict[str, Any]] | None = None,
-) -> Path:
-    """A complete config for a bundled DAG, with SageMaker's role and bucket set."""
-    from cursus.api.loading import load_dag
-    from cursus.core.config_file import default_configs, save_configs
-
-    values = {"role": ROLE, "bucket": BUCKET, "pipeline_name": dag.replace("_", "-")}
-    values.update(shared or {})
-    values = {k: v for k, v in values.items() if v is not None}
-    save_configs(default_configs(load_dag(dag), **values), path)
-    if specific:
-        data = json.loads(path.read_text())
-        for node, fields in specific.items():
-            data["configuration"]["specific"].setdefault(node, {}).update(fields)
-        path.write_text(json.dumps(data, indent=2))
-    return path
-
-
 @pytest.fixture
 def make_config(tmp_path: Path) -> Callable[..., Path]:
     counter = iter(range(1000))
@@ -107,16 +82,6 @@ def compiled(configs: dict[str, Path]) -> dict[str, Any]:
 @pytest.fixture(scope="session")
 def definitions(compiled: dict[str, Any]) -> dict[str, dict[str, Any]]:
     return {dag: c.definition_dict() for dag, c in compiled.items()}
-
-
-def steps_by_name(definition: dict[str, Any]) -> dict[str, dict[str, Any]]:
-    return {s["Name"]: s for s in definition["Steps"]}
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @pytest.fixture(scope="module")

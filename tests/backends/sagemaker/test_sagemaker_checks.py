@@ -7,7 +7,7 @@ import json
 from typing import Any
 
 import pytest
-from conftest import BUNDLED_DAGS, steps_by_name
+from _sagemaker_support import BUNDLED_DAGS, steps_by_name
 
 from cursus.backends.sagemaker import DefinitionError, check_definition
 from cursus.backends.sagemaker.checks import raise_for_definition

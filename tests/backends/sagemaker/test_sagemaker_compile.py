@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import BUCKET, BUNDLED_DAGS, ROLE, steps_by_name
+from _sagemaker_support import BUCKET, BUNDLED_DAGS, ROLE, steps_by_name
 
 from cursus.api.loading import load_dag
 from cursus.backends.sagemaker import STANDARD_PARAMETERS, compile_dag
@@ -79,7 +79,7 @@ def test_processing_step_runs_its_own_script_with_the_shared_module(
     inputs = {i["InputName"]: i["S3Input"]["S3Uri"] for i in args["ProcessingInputs"]}
     with tarfile.open(fileobj=io.BytesIO(result.code[inputs["code"]])) as tar:
         names = sorted(tar.getnames())
-    assert names == ["_tabular.py", "tabular_preprocessing.py"]
+    assert names == ["_tabular.py", "requirements.txt", "tabular_preprocessing.py"]
     runproc = result.code[inputs["entrypoint"]].decode()
     assert "tar -xzf sourcedir.tar.gz" in runproc
     assert runproc.rstrip().endswith('exec python tabular_preprocessing.py "$@"')
@@ -104,7 +104,7 @@ def test_training_uses_framework_estimators_with_our_scripts(
         assert json.loads(hp["sagemaker_program"]) == entry
         source = json.loads(hp["sagemaker_submit_directory"])
         with tarfile.open(fileobj=io.BytesIO(compiled[dag].code[source])) as tar:
-            assert sorted(tar.getnames()) == sorted(["_tabular.py", entry])
+            assert sorted(tar.getnames()) == sorted(["_tabular.py", "requirements.txt", entry])
         channels = {c["ChannelName"] for c in args["InputDataConfig"]}
         assert channels == {"input_path", "preprocessing_artifacts"}
         assert args["Environment"] == {"LABEL_FIELD": "label"}
@@ -273,8 +273,9 @@ def test_definitions_are_deterministic_and_code_keys_are_content_hashes(
             with tarfile.open(fileobj=io.BytesIO(body)) as tar:
                 files = {m.name: tar.extractfile(m).read() for m in tar.getmembers()}
             assert digest == content_digest(files)
-            entry = next(n for n in files if not n.startswith("_"))
-            assert files == bundle_files(entry)
+            entry = next(n for n in files if n.endswith(".py") and not n.startswith("_"))
+            requirements = files.get("requirements.txt", b"").decode().split()
+            assert files == bundle_files(entry, requirements)
 
 
 @pytest.mark.filterwarnings("ignore:Running within a PipelineSession")
@@ -314,3 +315,25 @@ def test_dag_edges_without_data_become_depends_on(tmp_path: Path) -> None:
     steps = steps_by_name(result.definition_dict())
     assert steps["DataLoading_calibration"]["DependsOn"] == ["DataLoading_training"]
     assert check_definition(result.definition_dict(), result.plan) == []
+
+
+def test_bundles_carry_the_requirements_their_containers_install(compiled: dict[str, Any]) -> None:
+    """What a script imports beyond its framework image (pyarrow, matplotlib, ...) ships as a
+    requirements.txt: training containers install it from the source dir, processing launchers
+    install it before running the script."""
+    code = compiled["xgboost_e2e"].code
+    bundles = {}
+    for uri, body in code.items():
+        if uri.endswith("sourcedir.tar.gz"):
+            with tarfile.open(fileobj=io.BytesIO(body)) as tar:
+                files = {m.name: tar.extractfile(m).read() for m in tar.getmembers()}
+            entry = next(n for n in files if n.endswith(".py") and not n.startswith("_"))
+            bundles[entry] = files
+    assert b"matplotlib" in bundles["xgboost_model_eval.py"]["requirements.txt"]
+    assert b"s3fs" in bundles["data_loading.py"]["requirements.txt"]
+    assert b"pyarrow" in bundles["xgboost_training.py"]["requirements.txt"]
+    assert "requirements.txt" not in bundles["package.py"]
+    launchers = [body.decode() for uri, body in code.items() if uri.endswith("runproc.sh")]
+    assert launchers and all(
+        "pip install --quiet -r requirements.txt" in text for text in launchers
+    )

@@ -7,8 +7,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from _sagemaker_support import BUCKET
 from click.testing import CliRunner
-from conftest import BUCKET
 
 from cursus.api.loading import load_dag
 from cursus.backends.sagemaker import (

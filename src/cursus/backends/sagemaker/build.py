@@ -407,7 +407,7 @@ class _Builder:
         ]
         entry = step.script["entry_point"]
         bucket, pipeline_name = self.target.bucket, self.target.pipeline_name
-        bundle = source_bundle(bucket, pipeline_name, entry)
+        bundle = source_bundle(bucket, pipeline_name, entry, step.script.get("requirements", ()))
         runproc = launcher(bucket, pipeline_name, entry, unpack)
         self.bundles[step.name] = [bundle, runproc]
         # what FrameworkProcessor.run does with a local source_dir, with our own objects
@@ -486,7 +486,12 @@ class _Builder:
                 )
             channels[name] = TrainingInput(s3_data=source.value)
         entry = step.script["entry_point"]
-        bundle = source_bundle(self.target.bucket, self.target.pipeline_name, entry)
+        bundle = source_bundle(
+            self.target.bucket,
+            self.target.pipeline_name,
+            entry,
+            step.script.get("requirements", ()),
+        )
         self.bundles[step.name] = [bundle]
         estimator = self._estimator(step, entry, bundle.uri)
         step_args = estimator.fit(channels or None)

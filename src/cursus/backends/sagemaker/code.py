@@ -14,6 +14,7 @@ import gzip
 import hashlib
 import io
 import tarfile
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -51,10 +52,17 @@ def _file(path: Path) -> bytes:
     return _read(path, path.stat().st_mtime_ns)
 
 
-def bundle_files(entry_point: str) -> dict[str, bytes]:
-    """Archive name -> content: the step's script and the shared modules beside it."""
+REQUIREMENTS = "requirements.txt"
+
+
+def bundle_files(entry_point: str, requirements: Sequence[str] = ()) -> dict[str, bytes]:
+    """Archive name -> content: the step's script, the shared modules beside it, and the
+    requirements.txt of what the container must install for it (training containers install it
+    from the source dir themselves; the processing launcher does it)."""
     files = {p.name: _file(p) for p in sorted(SCRIPTS_DIR.glob("_*.py"))}
     files[entry_point] = _file(SCRIPTS_DIR / entry_point)
+    if requirements:
+        files[REQUIREMENTS] = "".join(f"{r}\n" for r in requirements).encode()
     return files
 
 
@@ -87,9 +95,11 @@ def code_prefix(bucket: str, pipeline_name: str) -> str:
     return f"s3://{bucket}/{pipeline_name}/code/"
 
 
-def source_bundle(bucket: str, pipeline_name: str, entry_point: str) -> CodeObject:
+def source_bundle(
+    bucket: str, pipeline_name: str, entry_point: str, requirements: Sequence[str] = ()
+) -> CodeObject:
     """The `sourcedir.tar.gz` of one step, at its content-addressed S3 URI."""
-    files = bundle_files(entry_point)
+    files = bundle_files(entry_point, requirements)
     uri = f"{code_prefix(bucket, pipeline_name)}{content_digest(files)}/{SOURCE_ARCHIVE}"
     return CodeObject(uri, tar_gz(files))
 
@@ -104,6 +114,7 @@ def launcher(bucket: str, pipeline_name: str, entry_point: str, unpack: list[str
         "set -e",
         f"cd {CODE_DIR}",
         f"tar -xzf {SOURCE_ARCHIVE}",
+        f"if [ -f {REQUIREMENTS} ]; then python -m pip install --quiet -r {REQUIREMENTS}; fi",
     ]
     for folder in unpack:
         lines += [
