@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from cursus.errors import DAGError
+from cursus.files import read_json_file
 
 
 class PipelineDAG:
@@ -187,20 +188,7 @@ class PipelineDAG:
 
     @classmethod
     def from_json(cls, path: str | Path) -> PipelineDAG:
-        path = Path(path)
-        try:
-            data = json.loads(path.read_text())
-        except FileNotFoundError:
-            raise DAGError(f"{path}: no such DAG file") from None
-        except UnicodeDecodeError:
-            raise DAGError(f"{path}: not a text file; a DAG file is UTF-8 JSON") from None
-        except OSError as exc:
-            raise DAGError(f"{path}: cannot be read ({exc.strerror}); pass a DAG file") from None
-        except json.JSONDecodeError as exc:
-            raise DAGError(
-                f"{path}: not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg}); fix "
-                "the syntax there"
-            ) from None
+        data = read_json_file(path, DAGError, "DAG file")
         return cls.from_dict(data, source=str(path))
 
     # ------------------------------------------------------------------ internals

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import click
 
@@ -44,14 +43,10 @@ def generate(dag_ref: str, config: str, output: str | None) -> None:
 @click.option("-c", "--config", "config", type=click.Path(dir_okay=False), help="... and config")
 def validate(document: str, dag_ref: str | None, config: str | None) -> None:
     """Check a document against the JSON Schema (and a pipeline); every problem at once."""
+    from cursus.files import read_json_file
     from cursus.mods.exec_doc import validate_execution_document
 
-    try:
-        doc = json.loads(Path(document).read_text())
-    except FileNotFoundError:
-        raise ConfigError(f"{document}: no such execution document") from None
-    except json.JSONDecodeError as exc:
-        raise ConfigError(f"{document}: not valid JSON (line {exc.lineno}: {exc.msg})") from None
+    doc = read_json_file(document, ConfigError, "execution document")
     plan = None
     if dag_ref and config:
         from cursus.api.loading import load_dag

@@ -17,6 +17,7 @@ from pydantic import ValidationError
 
 from cursus.api.dag import PipelineDAG
 from cursus.errors import ConfigError, CursusError, ValidationFailed, describe_validation_error
+from cursus.files import read_json_file
 from cursus.steps.configs import CONFIG_CLASSES, BasePipelineConfig
 from cursus.steps.registry import get_step_type, split_node_name
 
@@ -25,21 +26,9 @@ Configs = dict[str, BasePipelineConfig]
 
 def read_config_json(path: str | Path) -> dict[str, Any]:
     path = Path(path)
-    try:
-        data = json.loads(path.read_text())
-    except FileNotFoundError:
-        raise ConfigError(
-            f"{path}: no such config file; create one with `cursus config init DAG -o {path}`"
-        ) from None
-    except UnicodeDecodeError:
-        raise ConfigError(f"{path}: not a text file; a config file is UTF-8 JSON") from None
-    except OSError as exc:
-        raise ConfigError(f"{path}: cannot be read ({exc.strerror}); pass a config file") from None
-    except json.JSONDecodeError as exc:
-        raise ConfigError(
-            f"{path}: not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg}); fix the "
-            "syntax there"
-        ) from None
+    data = read_json_file(
+        path, ConfigError, "config file", f"create one with `cursus config init DAG -o {path}`"
+    )
     _check_shape(data, path)
     return data
 

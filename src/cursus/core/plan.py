@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from cursus.errors import PlanError
+from cursus.files import read_json_file
 
 PLAN_FORMAT = 1
 
@@ -90,17 +91,7 @@ class Plan:
 
     @classmethod
     def load(cls, path: str | Path) -> Plan:
-        path = Path(path)
-        try:
-            data = json.loads(path.read_text())
-        except FileNotFoundError:
-            raise PlanError(f"{path}: no such plan file") from None
-        except UnicodeDecodeError:
-            raise PlanError(f"{path}: not a text file; a plan is UTF-8 JSON") from None
-        except OSError as exc:
-            raise PlanError(f"{path}: cannot be read ({exc.strerror})") from None
-        except json.JSONDecodeError as exc:
-            raise PlanError(f"{path}: not valid JSON ({exc.msg} at line {exc.lineno})") from None
+        data = read_json_file(path, PlanError, "plan file")
         return cls.from_dict(data, str(path))
 
     def summary(self) -> str:

@@ -10,7 +10,6 @@ whose key names a secret never appear in a document.
 
 from __future__ import annotations
 
-import json
 import re
 from pathlib import Path
 from typing import Any
@@ -19,6 +18,7 @@ from pydantic import ValidationError
 
 from cursus.core.plan import Plan
 from cursus.errors import ConfigError
+from cursus.files import read_json_file
 
 SECRET_KEY = re.compile(
     r"(secret|password|passwd|token|api[_-]?key|credential|private[_-]?key)", re.IGNORECASE
@@ -112,12 +112,7 @@ def _config_class(name: str) -> Any:
 
 def load_execution_document(path: str | Path) -> dict[str, Any]:
     path = Path(path)
-    try:
-        doc = json.loads(path.read_text())
-    except FileNotFoundError:
-        raise ConfigError(f"{path}: no such execution document") from None
-    except json.JSONDecodeError as exc:
-        raise ConfigError(f"{path}: not valid JSON (line {exc.lineno}: {exc.msg})") from None
+    doc = read_json_file(path, ConfigError, "execution document")
     problems = validate_execution_document(doc, source=str(path))
     if problems:
         raise ConfigError(
