@@ -20,6 +20,7 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
+from cursus.backends.local.processes import pid_alive
 from cursus.mlops.workspace import MLOpsError, free_port, mlflow_available, resolve_workspace
 
 HOST = "127.0.0.1"
@@ -173,16 +174,8 @@ def _group_alive(pgid: int) -> bool:
 
 
 def _alive(pid: int) -> bool:
-    if pid <= 0:
-        return False
-    _reap(pid)
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
+    _reap(pid)  # our own child exits as a zombie until collected
+    return pid_alive(pid)
 
 
 def _write_state(root: Path, state: dict[str, Any]) -> None:

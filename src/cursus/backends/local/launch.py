@@ -18,6 +18,8 @@ from multiprocessing import context as mp_context
 from pathlib import Path
 from typing import Any
 
+from cursus.backends.local.processes import pid_alive
+
 # Imported by the fork server before any step runs; each is skipped when not installed. A module
 # missing here is imported again by every step that uses it (sklearn.datasets alone is ~0.3 s).
 PRELOAD = [
@@ -220,25 +222,7 @@ def _watch_runner(pid: int) -> None:
     def watch() -> None:
         while True:
             time.sleep(0.5)
-            if not _alive(pid):
+            if not pid_alive(pid):
                 os._exit(137)
 
     threading.Thread(target=watch, daemon=True, name="cursus-runner-watch").start()
-
-
-def _alive(pid: int) -> bool:
-    """False once `pid` has exited, including as a zombie: a killed runner whose parent has not
-    reaped it yet still answers `kill(pid, 0)`, and this step's own parent (the fork server) stays
-    up as long as a step it forked does, so neither of those can tell."""
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    try:
-        with open(f"/proc/{pid}/stat") as handle:
-            state = handle.read().rsplit(")", 1)[1].split()[0]
-    except (OSError, IndexError):
-        return True  # no /proc (macOS): kill(pid, 0) is all there is
-    return state not in ("Z", "X")

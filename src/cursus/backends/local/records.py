@@ -15,6 +15,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from cursus.backends.local.processes import pid_alive
+
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS runs (
     run_id TEXT PRIMARY KEY,
@@ -227,7 +229,7 @@ class RunRecords:
             run["status"] == "running"
             and run["pid"]  # step-by-step runs have no runner process to watch
             and run["host"] == os.uname().nodename
-            and not _alive(run["pid"])
+            and not pid_alive(run["pid"])
         ):
             run["status"] = "interrupted"
         return run
@@ -276,15 +278,3 @@ def _add_missing_columns(db: sqlite3.Connection) -> None:
             except sqlite3.OperationalError as exc:  # another process added it just now
                 if "duplicate column" not in str(exc):
                     raise
-
-
-def _alive(pid: int | None) -> bool:
-    if not pid:
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
