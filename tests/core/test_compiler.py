@@ -237,3 +237,22 @@ def test_configs_for_nodes_outside_the_dag_are_a_warning(e2e_config: Path) -> No
         "ModelCalibration_calibration, Package, Payload, Registration, TabularPreprocessing_calibration, "
         "XGBoostModelEval_calibration"
     ]
+
+
+def test_a_step_that_runs_the_model_takes_the_models_framework() -> None:
+    """Payload's spec says `framework: model`: the training step upstream names the framework,
+    else the node's model_framework; with neither, compiling says how to fix it."""
+    dag = load_dag("xgboost_e2e")
+    plan = compile_plan(dag, default_configs(dag, pipeline_name="e2e"))
+    assert plan.step("Payload").framework == "xgboost"
+    assert plan.step("Package").framework == "sklearn"
+    alone = PipelineDAG()
+    for node in ("Package", "Payload"):
+        alone.add_node(node)
+    alone.add_edge("Package", "Payload")
+    configs = default_configs(alone, pipeline_name="deploy")
+    configs["Package"].input_bindings = {"model_input": "s3://bucket/model.tar.gz"}
+    with pytest.raises(ConfigError, match=r"node 'Payload'.*set model_framework"):
+        compile_plan(alone, configs)
+    configs["Payload"].model_framework = "pytorch"
+    assert compile_plan(alone, configs).step("Payload").framework == "pytorch"

@@ -438,6 +438,7 @@ PARTS: tuple[str, ...] = (
     "cursus.cli.mlops",
     "cursus.cli.serving",
     "cursus.cli.sagemaker",
+    "cursus.cli.emulate",  # adds to the sagemaker group
     "cursus.cli.catalog",
     "cursus.cli.mods",
     "cursus.cli.steprun",

@@ -55,11 +55,12 @@ def _file_sha256(path: Path, mtime_ns: int) -> str:
 
 
 def script_digest(spec: StepSpec) -> str:
-    """Digest of the script and the shared `_*.py` modules beside it that it may import."""
-    path = spec.script_path
-    if not path.is_file():
-        raise SpecError(f"{spec.source_file}: script {path} is missing")
-    parts = [path, *sorted(path.parent.glob("_*.py"))]
+    """Digest of every file the step's job runs with: the script, the shared `_*.py` modules
+    beside it and the contract's bundle files."""
+    parts = spec.bundle_paths
+    for path in parts:
+        if not path.is_file():
+            raise SpecError(f"{spec.source_file}: script file {path} is missing")
     joined = "".join(f"{p.name}:{_file_sha256(p, p.stat().st_mtime_ns)}\n" for p in parts)
     return hashlib.sha256(joined.encode()).hexdigest()
 
@@ -144,6 +145,7 @@ def _plan_step(
             "entry_point": spec.contract.entry_point,
             "sha256": script_sha256,
             "requirements": list(spec.contract.requirements),
+            "bundle": list(spec.contract.bundle),
         },
         spec_digest=spec.digest,
         env=env,
@@ -151,6 +153,34 @@ def _plan_step(
         job_args={
             k: _config_value(v, config) for k, v in spec.contract.job_args.items() if v.config
         },
+    )
+
+
+# a spec's framework "model": the step runs the model it reads (Payload runs the packaged model's
+# inference code), so it needs the image of that model's framework
+MODEL_FRAMEWORK = "model"
+
+
+def _model_framework(step: PlanStep, earlier: dict[str, PlanStep], config: Any) -> str:
+    """The framework of the training step upstream of `step`, else the node's model_framework."""
+    queue = [b["from_step"] for b in step.inputs.values() if "from_step" in b]
+    seen: set[str] = set()
+    while queue:
+        node = queue.pop(0)
+        if node in seen or node not in earlier:
+            continue
+        seen.add(node)
+        upstream = earlier[node]
+        if upstream.job_kind == "training":
+            return upstream.framework
+        queue += [b["from_step"] for b in upstream.inputs.values() if "from_step" in b]
+    framework = getattr(config, "model_framework", None)
+    if framework:
+        return str(framework)
+    raise ConfigError(
+        f"node '{step.name}' runs the model it reads, so it needs the model's framework: no "
+        "training step is upstream of it and its config sets no model_framework; add the "
+        "training step, or set model_framework (xgboost or pytorch) in this node's config"
     )
 
 
@@ -191,10 +221,12 @@ def compile_plan(dag: PipelineDAG, configs: Configs, source: str = "<config>") -
     # one digest per script per compile, not per node: scripts do not change mid-compile
     by_type = {spec.step_type: spec for spec in specs.values()}
     digests = {step_type: script_digest(spec) for step_type, spec in by_type.items()}
-    steps = [
-        _plan_step(n, specs[n], configs[n], bindings[n], dag, digests[specs[n].step_type])
-        for n in dag.topological_sort()
-    ]
+    steps: list[PlanStep] = []
+    for n in dag.topological_sort():
+        step = _plan_step(n, specs[n], configs[n], bindings[n], dag, digests[specs[n].step_type])
+        if step.framework == MODEL_FRAMEWORK:
+            step.framework = _model_framework(step, {s.name: s for s in steps}, configs[n])
+        steps.append(step)
     return Plan(pipeline=meta, dag=dag.to_dict()["dag"], steps=steps, warnings=report.warnings)
 
 

@@ -168,25 +168,32 @@ class PackageConfig(BasePipelineConfig):
     pass
 
 
-class PayloadConfig(BasePipelineConfig):
+class _ModelFrameworkConfig(BasePipelineConfig):
+    """A step that runs or serves a model: on SageMaker it needs the image of the model's
+    framework, which the training step upstream names, or these fields for a model trained
+    elsewhere."""
+
+    model_framework: Literal["xgboost", "pytorch"] | None = Field(
+        default=None,
+        description="framework of a model trained outside this pipeline (picks SageMaker's "
+        "image); unset, the training step upstream decides",
+    )
+    model_framework_version: str | None = Field(
+        default=None, description="with model_framework: its container version (1.7-1, 2.1, ...)"
+    )
+
+
+class PayloadConfig(_ModelFrameworkConfig):
     n_samples: int = Field(default=5, ge=1, le=10000)
     random_seed: int = 42
 
 
-class RegistrationConfig(BasePipelineConfig):
+class RegistrationConfig(_ModelFrameworkConfig):
     model_name: str | None = Field(
         default=None, description="registry name; the pipeline name when unset"
     )
     approval_status: Literal["Approved", "PendingManualApproval", "Rejected"] = (
         "PendingManualApproval"
-    )
-    model_framework: Literal["xgboost", "pytorch"] | None = Field(
-        default=None,
-        description="framework of a model trained outside this pipeline (picks SageMaker's serving "
-        "image); unset, the training step upstream decides",
-    )
-    model_framework_version: str | None = Field(
-        default=None, description="with model_framework: its container version (1.7-1, 2.1, ...)"
     )
 
 

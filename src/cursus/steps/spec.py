@@ -83,6 +83,20 @@ class ScriptContract(_Strict):
     job_args: dict[str, EnvSource] = Field(default_factory=dict)
     # what a container must pip-install beyond its framework image to run the script
     requirements: tuple[str, ...] = ()
+    # files beside the script that its job needs besides the shared `_*.py` modules (Package
+    # copies inference.py into the model it builds)
+    bundle: tuple[str, ...] = ()
+
+    @field_validator("bundle")
+    @classmethod
+    def _plain_file_names(cls, names: tuple[str, ...]) -> tuple[str, ...]:
+        for name in names:
+            if "/" in name or name.startswith(".") or not name:
+                raise ValueError(
+                    f"bundle file {name!r} must be a plain file name beside the script "
+                    "(no folders, not hidden)"
+                )
+        return names
 
     @field_validator("inputs", "outputs")
     @classmethod
@@ -142,6 +156,14 @@ class StepSpec(_Strict):
     def script_path(self) -> Path:
         return SCRIPTS_DIR / self.contract.entry_point
 
+    @property
+    def bundle_paths(self) -> list[Path]:
+        """Every file the step's job runs with: the script, the shared `_*.py` modules beside
+        it, and the contract's extra bundle files, sorted by name after the script."""
+        folder = self.script_path.parent
+        extra = [folder / name for name in self.contract.bundle]
+        return [self.script_path, *sorted({*folder.glob("_*.py"), *extra})]
+
 
 def load_spec_file(path: Path) -> StepSpec:
     """Parse and validate one spec file; a broken one is reported by file and field."""
@@ -167,6 +189,12 @@ def load_spec_file(path: Path) -> StepSpec:
     if not spec.script_path.is_file() and path.parent == SPECS_DIR:
         raise SpecError(
             f"{path}: contract.entry_point {spec.contract.entry_point!r} is not in {SCRIPTS_DIR}"
+        )
+    missing = [p.name for p in spec.bundle_paths[1:] if not p.is_file()]
+    if missing and path.parent == SPECS_DIR:
+        raise SpecError(
+            f"{path}: contract.bundle names {missing}, which are not in {SCRIPTS_DIR}; "
+            "add the files or remove them from the bundle"
         )
     return spec
 

@@ -331,7 +331,9 @@ class _Builder:
     def _source(self, step: PlanStep, input_name: str, binding: dict[str, Any]) -> _Source:
         """The S3 location an input reads, as a property of the step that writes it."""
         if "uri" in binding:
-            return _Source(binding["uri"])
+            # a model.tar.gz given by URI (a model trained elsewhere) is unpacked like a
+            # training job's archive: step scripts read a folder
+            return _Source(binding["uri"], archive=str(binding["uri"]).endswith(".tar.gz"))
         producer = self.plan.step(binding["from_step"])
         output = binding["output"]
         sdk_step = self.steps[producer.name][-1]
@@ -407,7 +409,13 @@ class _Builder:
         ]
         entry = step.script["entry_point"]
         bucket, pipeline_name = self.target.bucket, self.target.pipeline_name
-        bundle = source_bundle(bucket, pipeline_name, entry, step.script.get("requirements", ()))
+        bundle = source_bundle(
+            bucket,
+            pipeline_name,
+            entry,
+            step.script.get("requirements", ()),
+            step.script.get("bundle", ()),
+        )
         runproc = launcher(bucket, pipeline_name, entry, unpack)
         self.bundles[step.name] = [bundle, runproc]
         # what FrameworkProcessor.run does with a local source_dir, with our own objects
@@ -477,7 +485,7 @@ class _Builder:
         channels = {}
         for name, binding in step.inputs.items():
             source = self._source(step, name, binding)
-            if source.archive:
+            if source.archive and "from_step" in binding:
                 raise SageMakerConfigError(
                     step.name,
                     f"inputs.{name}",
@@ -491,6 +499,7 @@ class _Builder:
             self.target.pipeline_name,
             entry,
             step.script.get("requirements", ()),
+            step.script.get("bundle", ()),
         )
         self.bundles[step.name] = [bundle]
         estimator = self._estimator(step, entry, bundle.uri)

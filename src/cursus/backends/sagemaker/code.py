@@ -55,11 +55,16 @@ def _file(path: Path) -> bytes:
 REQUIREMENTS = "requirements.txt"
 
 
-def bundle_files(entry_point: str, requirements: Sequence[str] = ()) -> dict[str, bytes]:
-    """Archive name -> content: the step's script, the shared modules beside it, and the
-    requirements.txt of what the container must install for it (training containers install it
-    from the source dir themselves; the processing launcher does it)."""
+def bundle_files(
+    entry_point: str, requirements: Sequence[str] = (), extra: Sequence[str] = ()
+) -> dict[str, bytes]:
+    """Archive name -> content: the step's script, the shared modules beside it, the extra files
+    its contract bundles (Package's inference.py), and the requirements.txt of what the
+    container must install for it (training containers install it from the source dir
+    themselves; the processing launcher does it)."""
     files = {p.name: _file(p) for p in sorted(SCRIPTS_DIR.glob("_*.py"))}
+    for name in extra:
+        files[name] = _file(SCRIPTS_DIR / name)
     files[entry_point] = _file(SCRIPTS_DIR / entry_point)
     if requirements:
         files[REQUIREMENTS] = "".join(f"{r}\n" for r in requirements).encode()
@@ -96,10 +101,14 @@ def code_prefix(bucket: str, pipeline_name: str) -> str:
 
 
 def source_bundle(
-    bucket: str, pipeline_name: str, entry_point: str, requirements: Sequence[str] = ()
+    bucket: str,
+    pipeline_name: str,
+    entry_point: str,
+    requirements: Sequence[str] = (),
+    extra: Sequence[str] = (),
 ) -> CodeObject:
     """The `sourcedir.tar.gz` of one step, at its content-addressed S3 URI."""
-    files = bundle_files(entry_point, requirements)
+    files = bundle_files(entry_point, requirements, extra)
     uri = f"{code_prefix(bucket, pipeline_name)}{content_digest(files)}/{SOURCE_ARCHIVE}"
     return CodeObject(uri, tar_gz(files))
 

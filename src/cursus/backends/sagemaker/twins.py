@@ -1,0 +1,272 @@
+"""Image twins: a venv per SageMaker framework image, with that image's Python and pinned packages.
+
+A twin stands in for a container image without Docker: the same interpreter version and the
+same versions of the packages a step script can import, installed from PyPI. The pins come from
+the images' own release branches (aws/sagemaker-scikit-learn-container, requirements.txt and
+docker/<version>/base/Dockerfile.cpu; aws/sagemaker-xgboost-container, likewise), so a script
+that runs in its twin meets the pandas, scikit-learn and numpy that SageMaker runs it with, and
+the serving toolkit of the image (sagemaker-containers for XGBoost) answers its requests.
+
+What a twin is not: the operating system of the image (Ubuntu 20.04 and its C libraries), the
+servers in front of the toolkit (nginx, gunicorn, multi-model-server), GPU drivers.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+from cursus.errors import CursusError
+
+TWINS_DIR_ENV = "CURSUS_TWINS_DIR"
+READY_FILE = "cursus-twin.json"
+
+
+class TwinUnavailable(CursusError):
+    """A twin cannot be built or used on this machine; the message says why and what to do."""
+
+
+@dataclass(frozen=True)
+class Twin:
+    framework: str  # cursus' framework name: sklearn, xgboost, pytorch
+    version: str  # the image's framework version, as the SageMaker SDK names it
+    python: str  # the image's Python, major.minor
+    oldest_python: str  # the oldest Python the image's release branch has shipped
+    packages: tuple[str, ...]
+    source: str  # where the pins were read
+    unavailable: str = ""  # why this twin cannot be built here, if it cannot
+
+    @property
+    def name(self) -> str:
+        return f"{self.framework}-{self.version}"
+
+    @property
+    def digest(self) -> str:
+        """Changes whenever the interpreter or a pin changes, so a stale twin is rebuilt."""
+        text = json.dumps([self.python, list(self.packages)])
+        return hashlib.sha256(text.encode()).hexdigest()[:12]
+
+
+# Pins of the packages a step script or the serving toolkit imports; servers (nginx, gunicorn's
+# workers, multi-model-server, Java) are left out: a twin runs scripts, not endpoints.
+TWINS: dict[tuple[str, str], Twin] = {
+    ("sklearn", "1.2-1"): Twin(
+        framework="sklearn",
+        version="1.2-1",
+        python="3.9",
+        oldest_python="3.8",
+        packages=(
+            "pandas==1.1.3",
+            "scikit-learn==1.2.1",
+            "scipy==1.8.0",
+            "numpy==1.24.1",
+            "pyarrow==14.0.1",
+            "boto3==1.28.57",
+            "botocore>=1.31.57,<1.32.0",
+            "python-dateutil==2.8.1",
+            "six==1.15.0",
+            "psutil==5.7.2",
+            "protobuf==3.20.2",
+            "sagemaker-training==4.8.0",
+            "sagemaker-inference==1.2.0",
+            "setuptools<70",
+        ),
+        source="aws/sagemaker-scikit-learn-container, branch 1.2-1",
+    ),
+    ("xgboost", "1.7-1"): Twin(
+        framework="xgboost",
+        version="1.7-1",
+        python="3.9",
+        oldest_python="3.8",
+        packages=(
+            "xgboost==1.7.4",
+            "pandas==1.2.4",
+            "scikit-learn==0.24.1",
+            "scipy==1.8.0",
+            "numpy==1.24.1",
+            "matplotlib==3.4.1",
+            "Pillow==9.1.1",
+            "pyarrow==14.0.1",
+            "boto3==1.17.52",
+            "botocore==1.20.52",
+            "python-dateutil==2.8.1",
+            "PyYAML==5.4.1",
+            "protobuf==3.20.1",
+            "psutil==5.6.7",
+            "retrying==1.3.3",
+            "requests==2.29.0",
+            "urllib3==1.26.5",
+            "sagemaker-containers==2.8.6.post2",
+            "sagemaker-inference==1.5.5",
+            "Flask==1.1.1",
+            "Werkzeug==0.15.6",
+            "jinja2==2.11.3",
+            "MarkupSafe==1.1.1",
+            "itsdangerous==2.0.1",
+            "gevent==23.9.1",
+            "setuptools<70",
+        ),
+        source="aws/sagemaker-xgboost-container, branch 1.7-1",
+    ),
+    ("pytorch", "2.1"): Twin(
+        framework="pytorch",
+        version="2.1",
+        python="3.10",
+        oldest_python="3.10",
+        packages=("torch==2.1.0", "numpy==1.26.4", "pandas==2.1.4", "sagemaker-training"),
+        source="aws/deep-learning-containers, PyTorch 2.1 CPU training and inference",
+        unavailable=(
+            "torch 2.1 on PyPI is only the CUDA build (about 2.5 GB of nvidia wheels); its CPU "
+            "build lives on PyTorch's own index, which this machine cannot reach"
+        ),
+    ),
+}
+
+# ECR repository of a framework image -> cursus' framework name
+IMAGE_REPOSITORIES = {
+    "sagemaker-scikit-learn": "sklearn",
+    "sagemaker-xgboost": "xgboost",
+    "pytorch-training": "pytorch",
+    "pytorch-inference": "pytorch",
+}
+_IMAGE = re.compile(r"^[^/]+/(?P<repo>[^:@]+)[:](?P<tag>.+)$")
+
+
+def twin_for_image(image_uri: str) -> Twin:
+    """The twin of a SageMaker framework image URI, as the SDK's image_uris.retrieve writes it."""
+    match = _IMAGE.match(image_uri)
+    framework = IMAGE_REPOSITORIES.get(match["repo"]) if match else None
+    if match is None or framework is None:
+        raise TwinUnavailable(
+            f"image {image_uri}: no twin for it; twins exist for "
+            + ", ".join(sorted(f"{t.framework} {t.version}" for t in TWINS.values()))
+        )
+    version = match["tag"].split("-cpu")[0].split("-gpu")[0]
+    twin = TWINS.get((framework, version))
+    if twin is None:
+        known = sorted(v for f, v in TWINS if f == framework)
+        raise TwinUnavailable(
+            f"image {image_uri}: no twin of {framework} {version}; twins exist for versions "
+            f"{', '.join(known)}: set framework_version to one of them to emulate the pipeline"
+        )
+    return twin
+
+
+def twins_root() -> Path:
+    if os.environ.get(TWINS_DIR_ENV):
+        return Path(os.environ[TWINS_DIR_ENV]).expanduser()
+    cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+    return cache / "cursus" / "twins"
+
+
+def twin_dir(twin: Twin, root: Path | None = None) -> Path:
+    return (root or twins_root()) / f"{twin.name}-{twin.digest}"
+
+
+def twin_python(twin: Twin, root: Path | None = None) -> Path | None:
+    """The twin's interpreter when the twin is built and complete, else None."""
+    folder = twin_dir(twin, root)
+    python = folder / "bin" / "python"
+    return python if (folder / READY_FILE).is_file() and python.exists() else None
+
+
+def require_twin(twin: Twin, root: Path | None = None) -> Path:
+    """The twin's interpreter, or an error that says how to get it."""
+    if twin.unavailable:
+        raise TwinUnavailable(f"twin {twin.name}: cannot be built here: {twin.unavailable}")
+    python = twin_python(twin, root)
+    if python is None:
+        raise TwinUnavailable(
+            f"twin {twin.name} is not built; build it with `cursus sagemaker twins build "
+            f"{twin.name}` (about 30 s and 500 MB from PyPI)"
+        )
+    return python
+
+
+def find_interpreter(version: str) -> Path:
+    """A Python `version` (major.minor) interpreter: $CURSUS_PYTHON_3_9-style override, pyenv's
+    installed versions, then `python3.9` on PATH, each checked by running it."""
+    candidates: list[str] = []
+    override = os.environ.get(f"CURSUS_PYTHON_{version.replace('.', '_')}")
+    if override:
+        candidates.append(override)
+    pyenv_root = Path(os.environ.get("PYENV_ROOT") or Path.home() / ".pyenv")
+    candidates += [
+        str(p / "bin" / f"python{version}")
+        for p in sorted((pyenv_root / "versions").glob(f"{version}.*"), reverse=True)
+    ]
+    on_path = shutil.which(f"python{version}")
+    if on_path:
+        candidates.append(on_path)
+    for candidate in candidates:
+        if _reports_version(candidate, version):
+            return Path(candidate)
+    raise TwinUnavailable(
+        f"no Python {version} interpreter on this machine; install one (`pyenv install "
+        f"{version}`, or Debian's python{version}) or point CURSUS_PYTHON_"
+        f"{version.replace('.', '_')} at it"
+    )
+
+
+def _reports_version(python: str, version: str) -> bool:
+    try:
+        out = subprocess.run(
+            [python, "-c", "import sys; print('%d.%d' % sys.version_info[:2])"],
+            capture_output=True,
+            text=True,
+            timeout=30,
+            check=False,
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+    return out.returncode == 0 and out.stdout.strip() == version
+
+
+def _uv() -> str | None:
+    beside = Path(sys.executable).parent / "uv"
+    return str(beside) if beside.exists() else shutil.which("uv")
+
+
+def build_twin(twin: Twin, root: Path | None = None) -> Path:
+    """Create (or reuse) the twin's venv and install its pins; returns its interpreter.
+
+    uv installs in seconds when present; plain venv + pip otherwise. A half-built twin (no ready
+    file) is removed and built again."""
+    if twin.unavailable:
+        raise TwinUnavailable(f"twin {twin.name}: cannot be built here: {twin.unavailable}")
+    ready = twin_python(twin, root)
+    if ready is not None:
+        return ready
+    interpreter = find_interpreter(twin.python)
+    folder = twin_dir(twin, root)
+    shutil.rmtree(folder, ignore_errors=True)
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    uv, pins = _uv(), list(twin.packages)
+    if uv:
+        commands = [
+            [uv, "venv", "--quiet", "--seed", "--python", str(interpreter), str(folder)],
+            [uv, "pip", "install", "--quiet", "--python", str(folder / "bin" / "python"), *pins],
+        ]
+    else:
+        commands = [
+            [str(interpreter), "-m", "venv", str(folder)],
+            [str(folder / "bin" / "python"), "-m", "pip", "install", "--quiet", *pins],
+        ]
+    for command in commands:
+        done = subprocess.run(command, capture_output=True, text=True, check=False)
+        if done.returncode != 0:
+            shutil.rmtree(folder, ignore_errors=True)
+            tail = (done.stderr or done.stdout).strip().splitlines()[-5:]
+            raise TwinUnavailable(
+                f"twin {twin.name}: installing its packages failed:\n  " + "\n  ".join(tail)
+            )
+    record = {"twin": twin.name, "python": twin.python, "packages": list(twin.packages)}
+    (folder / READY_FILE).write_text(json.dumps(record, indent=2) + "\n")
+    return folder / "bin" / "python"

@@ -1,0 +1,183 @@
+"""The emulator: a compiled SageMaker pipeline run here step by step, in twins of its images.
+
+The pieces (expressions, order, S3 as a folder, image -> twin) are tested on their own; the jobs
+run for real in the twins (built by `make test`; elsewhere these tests skip, saying how to build
+them, unless CURSUS_REQUIRE_TWINS=1 makes a missing twin a failure).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tarfile
+from pathlib import Path
+
+import pytest
+from _sagemaker_support import write_config
+
+from cursus.backends.sagemaker.emulate import (
+    EmulationError,
+    JobFailed,
+    LocalS3,
+    Resolver,
+    emulate,
+    execution_order,
+)
+from cursus.backends.sagemaker.twins import (
+    TWINS,
+    TwinUnavailable,
+    require_twin,
+    twin_for_image,
+)
+
+
+def needs_twins(*names: str) -> None:
+    """Skip (or, with CURSUS_REQUIRE_TWINS=1, fail) when a twin is not built here."""
+    for twin in TWINS.values():
+        if twin.name not in names:
+            continue
+        try:
+            require_twin(twin)
+        except TwinUnavailable as exc:
+            if os.environ.get("CURSUS_REQUIRE_TWINS") == "1":
+                pytest.fail(str(exc))
+            pytest.skip(str(exc))
+
+
+# ---------------------------------------------------------------- pieces
+
+
+def test_expressions_resolve_like_the_service() -> None:
+    resolve = Resolver({"Prefix": "s3://b/p"}, {"PipelineExecutionId": "abc123"})
+    resolve.properties["Prep"] = {
+        "ProcessingOutputConfig": {"Outputs": {"data": {"S3Output": {"S3Uri": "s3://b/p/d"}}}}
+    }
+    value = {
+        "Std:Join": {
+            "On": "/",
+            "Values": [{"Get": "Parameters.Prefix"}, {"Get": "Execution.PipelineExecutionId"}],
+        }
+    }
+    assert resolve(value) == "s3://b/p/abc123"
+    prop = {"Get": "Steps.Prep.ProcessingOutputConfig.Outputs['data'].S3Output.S3Uri"}
+    assert resolve({"S3Uri": prop, "n": [1, True]}) == {"S3Uri": "s3://b/p/d", "n": [1, True]}
+    with pytest.raises(JobFailed, match="no parameter 'Nope'"):
+        resolve({"Get": "Parameters.Nope"})
+    with pytest.raises(JobFailed, match="has not run before"):
+        resolve({"Get": "Steps.Later.X"})
+    with pytest.raises(JobFailed, match="no property 'Missing'"):
+        resolve({"Get": "Steps.Prep.Missing.S3Uri"})
+
+
+def test_steps_run_after_the_steps_they_read() -> None:
+    definition = {
+        "Steps": [
+            {"Name": "C", "Arguments": {"x": {"Get": "Steps.B.Y"}}},
+            {"Name": "B", "Arguments": {"x": {"Get": "Steps.A.Y"}}},
+            {"Name": "A", "Arguments": {}},
+            {"Name": "D", "Arguments": {}, "DependsOn": ["C"]},
+        ]
+    }
+    assert [s["Name"] for s in execution_order(definition)] == ["A", "B", "C", "D"]
+    definition["Steps"][2]["DependsOn"] = ["D"]
+    with pytest.raises(EmulationError, match="cycle"):
+        execution_order(definition)
+
+
+def test_s3_reads_follow_prefix_semantics(tmp_path: Path) -> None:
+    s3 = LocalS3(tmp_path / "s3")
+    s3.put("s3://b/run/data/part-0.parquet", b"0")
+    s3.put("s3://b/run/data/sub/part-1.parquet", b"1")
+    s3.put("s3://b/code/abc/runproc.sh", b"#!/bin/bash")
+    assert s3.download("s3://b/run/data", tmp_path / "in") == 2
+    assert (tmp_path / "in" / "sub" / "part-1.parquet").read_bytes() == b"1"
+    s3.download("s3://b/code/abc/runproc.sh", tmp_path / "entry")  # a single object
+    assert (tmp_path / "entry" / "runproc.sh").is_file()
+    with pytest.raises(JobFailed, match="No S3 objects found"):
+        s3.download("s3://b/run/nothing", tmp_path / "x")
+    with pytest.raises(JobFailed, match="not a valid S3 URI"):
+        s3.path("s3://b/../etc/passwd")
+
+
+def test_every_image_the_backend_names_has_a_twin() -> None:
+    from cursus.backends.sagemaker.build import image_uri
+    from cursus.backends.sagemaker.preflight import FRAMEWORKS
+
+    for framework, (version, py) in FRAMEWORKS.items():
+        for scope in ("training", "inference"):
+            if framework == "sklearn" and scope == "inference":
+                continue
+            uri = image_uri(framework, "us-east-1", version, py, "ml.m5.xlarge", scope)
+            assert twin_for_image(uri) is TWINS[(framework, version)]
+    with pytest.raises(TwinUnavailable, match=r"no twin of xgboost 0\.90"):
+        twin_for_image("683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-xgboost:0.90-2")
+    with pytest.raises(TwinUnavailable, match=r"cannot be built here: torch 2\.1"):
+        require_twin(TWINS[("pytorch", "2.1")])
+
+
+def test_unknown_parameter_is_refused(compiled: dict, tmp_path: Path) -> None:
+    with pytest.raises(EmulationError, match="'Bogus'"):
+        emulate(compiled["xgboost_simple"], tmp_path, parameters={"Bogus": "1"})
+
+
+# ---------------------------------------------------------------- jobs in twins
+
+
+def _single_step(tmp_path: Path, requirements: list[str]):  # -> SageMakerPipeline
+    from cursus.api.dag import PipelineDAG
+    from cursus.backends.sagemaker import compile_plan_to_sagemaker
+    from cursus.core.compiler import PipelineDAGCompiler
+
+    dag = PipelineDAG()
+    dag.add_node("DataLoading_training")
+    config = write_config(tmp_path / "c.json", "xgboost_simple")
+    plan = PipelineDAGCompiler(str(config)).compile_to_plan(dag)
+    plan.steps[0].script["requirements"] = requirements
+    return compile_plan_to_sagemaker(plan)
+
+
+def test_a_job_that_needs_pip_at_start_fails_as_it_would_without_internet(
+    tmp_path: Path,
+) -> None:
+    needs_twins("sklearn-1.2-1")
+    result = emulate(_single_step(tmp_path, ["fsspec>=2024.2"]), tmp_path / "emu")
+    step = result.step("DataLoading_training")
+    assert step.status == "Failed" and step.twin == "sklearn-1.2-1"
+    assert "fsspec" in step.reason and "No matching distribution" in step.reason
+    assert not result.succeeded
+
+
+def test_a_processing_job_sees_its_inputs_and_outputs_at_container_paths(tmp_path: Path) -> None:
+    needs_twins("sklearn-1.2-1")
+    result = emulate(_single_step(tmp_path, []), tmp_path / "emu")
+    step = result.step("DataLoading_training")
+    assert step.status == "Succeeded", step.reason
+    uri = step.properties["ProcessingOutputConfig"]["Outputs"]["data"]["S3Output"]["S3Uri"]
+    assert uri.endswith(f"/{result.execution_id}/DataLoading_training/data")
+    written = LocalS3(tmp_path / "emu" / "s3").objects(uri)
+    assert [name for _, name in written] == ["data.parquet"]
+    log = Path(step.log).read_text()
+    assert "/opt/ml/processing/output/data" in log or written  # the script wrote there
+
+
+def test_emulated_training_packs_the_model_as_sagemaker_does(
+    compiled: dict, tmp_path: Path
+) -> None:
+    needs_twins("sklearn-1.2-1", "xgboost-1.7-1")
+    result = emulate(compiled["xgboost_simple"], tmp_path)
+    assert result.succeeded, [(s.name, s.reason) for s in result.steps if s.reason]
+    training = result.step("XGBoostTraining")
+    assert training.twin == "xgboost-1.7-1"
+    archive = LocalS3(tmp_path / "s3").path(
+        training.properties["ModelArtifacts"]["S3ModelArtifacts"]
+    )
+    with tarfile.open(archive) as tar:
+        names = tar.getnames()
+    assert "model_meta.json" in names and not any(n.startswith("/") for n in names)
+    sandbox = result.root / "jobs" / "XGBoostTraining" / "opt_ml"
+    hyperparameters = json.loads((sandbox / "input/config/hyperparameters.json").read_text())
+    assert all(isinstance(v, str) for v in hyperparameters.values())  # as SageMaker writes them
+    assert (sandbox / "code" / "xgboost_training.py").is_file()  # the toolkit unpacked the code
+    record = json.loads((result.root / "emulation.json").read_text())
+    assert record["status"] == "Succeeded"
+    assert [s["status"] for s in record["steps"]] == ["Succeeded"] * len(record["steps"])
