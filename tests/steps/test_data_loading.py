@@ -3,10 +3,12 @@ a schema whose digest is the digest of the written bytes."""
 
 from __future__ import annotations
 
+import gzip
 import hashlib
 import json
 import re
 import socket
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -210,6 +212,53 @@ def test_reads_csv_from_s3(s3_endpoint: str, tmp_path: Path) -> None:
     assert schema["source"] == "s3://raw/2024/tx.csv"
     with pytest.raises(StepInputError, match=re.escape("s3://raw/2024/absent.csv")):
         load("s3://raw/2024/absent.csv", tmp_path / "again", LABEL_FIELD="fraud")
+
+
+# ---------------------------------------------------------------- without fsspec (the SageMaker images)
+
+
+@pytest.fixture
+def no_fsspec(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Make `import fsspec` fail, as it does in the SageMaker images."""
+    monkeypatch.setitem(sys.modules, "fsspec", None)
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".csv.gz", ".csv.bz2", ".csv.xz", ".parquet", ".jsonl"])
+def test_reads_local_files_without_fsspec(no_fsspec: None, tmp_path: Path, suffix: str) -> None:
+    table = pd.DataFrame({"id": [10, 11, 12], "x": [0.5, np.nan, 2.0], "y": [1, 0, 1]})
+    path = tmp_path / f"table{suffix}"
+    if suffix == ".parquet":
+        table.to_parquet(path, index=False)
+    elif suffix == ".jsonl":
+        table.to_json(path, orient="records", lines=True)
+    else:
+        table.to_csv(path, index=False)  # pandas compresses by extension
+
+    for source in (str(path), path.as_uri()):
+        df, _, _ = load(source, tmp_path / "out", LABEL_FIELD="y", ID_FIELD="id")
+        pd.testing.assert_frame_equal(df, table, check_dtype=False)
+    with pytest.raises(StepInputError, match="does not exist"):
+        load(str(tmp_path / f"absent{suffix}"), tmp_path / "out", LABEL_FIELD="y")
+
+
+def test_reads_s3_with_boto3_without_fsspec(
+    s3_endpoint: str, no_fsspec: None, tmp_path: Path
+) -> None:
+    import boto3
+
+    table = pd.DataFrame({"amount": [3.5, 1.0, 7.25, 2.0], "fraud": [1, 0, 1, 0]})
+    s3 = boto3.client("s3", endpoint_url=s3_endpoint)
+    s3.create_bucket(Bucket="raw")
+    s3.put_object(
+        Bucket="raw", Key="2024/tx.csv.gz", Body=gzip.compress(table.to_csv(index=False).encode())
+    )
+
+    df, _, _ = load("s3://raw/2024/tx.csv.gz", tmp_path, LABEL_FIELD="fraud")
+
+    pd.testing.assert_frame_equal(df, table)
+    for absent in ("s3://raw/2024/absent.csv", "s3://no-such-bucket/tx.csv"):
+        with pytest.raises(StepInputError, match=re.escape(absent)):
+            load(absent, tmp_path / "again", LABEL_FIELD="fraud")
 
 
 def test_part_rest_takes_exactly_the_rows_the_sample_leaves(tmp_path: Path) -> None:

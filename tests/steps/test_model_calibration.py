@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import re
+import sys
 from pathlib import Path
 
 import model_calibration as step
@@ -134,3 +135,22 @@ def test_unusable_input_is_named(
 ) -> None:
     with pytest.raises(StepInputError, match=re.escape(message)):
         run(tmp_path, df, **env)
+
+
+def test_without_matplotlib_the_plot_is_skipped_with_a_note(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The scikit-learn image this step runs on has no matplotlib; calibration must still work."""
+    import _tabular
+
+    monkeypatch.setitem(sys.modules, "matplotlib", None)  # `import matplotlib` now fails
+    headline = run(tmp_path, miscalibrated(n=500))
+
+    _, metrics, _ = outputs(tmp_path)
+    assert metrics[_tabular.PLOTS_SKIPPED] == _tabular.MATPLOTLIB_MISSING
+    packaged = json.loads(
+        (tmp_path / "calibration_output" / "calibration_metrics.json").read_text()
+    )
+    assert packaged == metrics
+    assert headline == {k: metrics[k] for k in headline}
+    assert not (tmp_path / "metrics_output" / step.PLOT_FILE).exists()

@@ -30,11 +30,21 @@ def json_instances(frame: pd.DataFrame) -> list[dict]:
     return frame.astype(object).where(frame.notna(), None).to_dict("records")
 
 
-def serve(model_dir: Path, body: str, content_type: str, accept: str = "application/json") -> str:
+def answer(
+    model_dir: Path, body: str | bytes, content_type: str, accept: str = "application/json"
+) -> tuple[str, str]:
+    """The handler's (body, content type) for one request, as the SageMaker toolkits call it."""
     model = inference.model_fn(str(model_dir))
     return inference.output_fn(
         inference.predict_fn(inference.input_fn(body, content_type), model), accept
     )
+
+
+def serve(
+    model_dir: Path, body: str | bytes, content_type: str, accept: str = "application/json"
+) -> str:
+    text, _ = answer(model_dir, body, content_type, accept)
+    return text
 
 
 def probs(response: str) -> np.ndarray:
@@ -189,3 +199,58 @@ def test_bad_requests_raise_value_error(
         body = trained_xgboost.features.iloc[:1].to_csv(header=False, index=False)
     with pytest.raises(ValueError, match=message):
         serve(served, body, content_type, accept)
+
+
+def test_responses_carry_their_content_type(served: Path, trained_xgboost: TrainedModel) -> None:
+    """A bare string is served as text/html by the XGBoost image's worker; a (body, type) pair is
+    served with that type by both SageMaker toolkits."""
+    rows = trained_xgboost.features.iloc[:2].to_csv(header=False, index=False)
+    for accept, expected_type in [
+        ("application/json", "application/json"),
+        ("text/csv", "text/csv"),
+        ("*/*", "application/json"),
+        ("text/html, text/csv;q=0.9", "text/csv"),
+    ]:
+        result = answer(served, rows, "text/csv", accept)
+        assert isinstance(result, tuple)
+        body, content_type = result
+        assert content_type == expected_type
+        assert result.encode() == body.encode()  # what servers expecting a bare body send
+
+
+@pytest.mark.parametrize(
+    ("body", "content_type", "accept", "status"),
+    [
+        ("1,2,3\n", "text/csv", "application/json", 400),
+        ("{not json", "application/json", "application/json", 400),
+        (b"\xff\xfe", "text/csv", "application/json", 400),
+        ('[{"mean radius": [1, 2]}]', "application/json", "application/json", 400),
+        ("a=1", "application/x-www-form-urlencoded", "application/json", 415),
+        (None, "text/csv", "application/xml", 406),
+    ],
+)
+def test_bad_requests_carry_their_http_status(
+    served: Path,
+    trained_xgboost: TrainedModel,
+    body: str | bytes | None,
+    content_type: str,
+    accept: str,
+    status: int,
+) -> None:
+    if body is None:
+        body = trained_xgboost.features.iloc[:1].to_csv(header=False, index=False)
+    with pytest.raises(inference.RequestError) as raised:
+        serve(served, body, content_type, accept)
+    assert raised.value.status_code == status
+    assert str(raised.value) == raised.value.message  # the reason a client sees
+
+
+def test_unknown_or_nested_json_features_are_the_clients_error(
+    served: Path, trained_xgboost: TrainedModel
+) -> None:
+    record = json_instances(trained_xgboost.features.iloc[:1])[0]
+    with pytest.raises(inference.RequestError, match=r"unknown features \[customer_id\]"):
+        serve(served, json.dumps([{**record, "customer_id": 7}]), "application/json")
+    nested = {**record, "mean radius": {"value": 1}}
+    with pytest.raises(inference.RequestError, match=r"'mean radius'.*not a single value"):
+        serve(served, json.dumps([nested]), "application/json")

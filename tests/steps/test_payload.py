@@ -75,7 +75,8 @@ def test_expected_responses_equal_a_fresh_call_of_the_handler(
     for response in expected:
         body = (tmp_path / "payload" / response["request_file"]).read_text()
         prediction = inference.predict_fn(inference.input_fn(body, response["content_type"]), model)
-        assert inference.output_fn(prediction, response["accept"]) == response["body"]
+        answer = inference.output_fn(prediction, response["accept"])
+        assert answer == (response["body"], response["accept"])
     first = json.loads(expected[0]["body"])["predictions"]
     assert len(first) == 5 and {"prob", "calibrated_prob", "label"} == set(first[0])
 
@@ -126,3 +127,26 @@ def test_missing_package_is_named(tmp_path: Path) -> None:
     (tmp_path / "empty").mkdir()
     with pytest.raises(_tabular.StepInputError, match=r"model\.tar\.gz"):
         run(tmp_path / "empty", tmp_path / "out")
+
+
+@pytest.mark.parametrize("filter_available", [True, False])
+def test_extract_archive_refuses_members_leaving_the_folder(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, filter_available: bool
+) -> None:
+    """Pythons patched before 2023 (an image's may be) have no tarfile.data_filter; the package
+    is then checked member by member instead."""
+    if not filter_available:
+        monkeypatch.delattr(tarfile, "data_filter")
+    good = tmp_path / "good.tar.gz"
+    (tmp_path / "model.json").write_text("{}")
+    _tabular.write_deterministic_tar(good, {"model.json": tmp_path / "model.json"})
+    assert (_tabular.extract_archive(good, tmp_path / "out") / "model.json").read_text() == "{}"
+
+    evil = tmp_path / "evil.tar.gz"
+    with tarfile.open(evil, "w:gz") as tar:
+        info = tarfile.TarInfo("../escaped.txt")
+        info.size = 2
+        tar.addfile(info, io.BytesIO(b"hi"))
+    with pytest.raises(Exception, match=r"escaped\.txt"):
+        _tabular.extract_archive(evil, tmp_path / "out2")
+    assert not (tmp_path / "escaped.txt").exists()

@@ -167,3 +167,19 @@ def test_an_unknown_step_type_lists_the_known_ones() -> None:
         SpecError, match="unknown step type 'LightGBMTraining'; known: DataLoading, "
     ):
         get_step_type("LightGBMTraining")
+
+
+# what a job may pip-install at start, per step type: jobs in secure accounts have no internet,
+# so only what no image has is listed (docs/step-scripts.md, "What a script may use per image")
+NEEDS_INSTALLING = {
+    "DriftCheck": ("pandas>=2.1,<3", "evidently==0.7.23"),  # in no image; a later issue
+    "PyTorchTraining": ("pyarrow>=14",),  # the PyTorch image has no pyarrow
+    "PyTorchModelEval": ("pyarrow>=14",),
+}
+
+
+def test_jobs_install_only_what_their_image_lacks() -> None:
+    """pyarrow 14.0.1 and boto3 are in the scikit-learn and XGBoost images, matplotlib 3.4.1 in
+    the XGBoost one; fsspec/s3fs and a newer matplotlib are not needed (the scripts fall back)."""
+    installs = {name: spec.contract.requirements for name, spec in load_specs().items()}
+    assert {name: r for name, r in installs.items() if r} == NEEDS_INSTALLING

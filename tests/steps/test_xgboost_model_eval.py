@@ -4,6 +4,7 @@ ROC / PR curves (the work is `_tabular.run_evaluation`, shared with PyTorchModel
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 
 import data_loading
@@ -130,3 +131,19 @@ def test_bad_inputs_name_the_column(
 
     with pytest.raises(StepInputError, match=named):
         evaluate(upstream["model"], tmp_path / "processed", tmp_path / "out", env)
+
+
+def test_without_matplotlib_plots_are_skipped_with_a_note(
+    upstream: dict[str, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys
+) -> None:
+    """An image without matplotlib (the scikit-learn one) must not fail the evaluation."""
+    import _tabular
+
+    monkeypatch.setitem(sys.modules, "matplotlib", None)  # `import matplotlib` now fails
+    metrics = evaluate(upstream["model"], upstream["processed"], tmp_path)
+
+    written = json.loads((tmp_path / "metrics" / "metrics.json").read_text())
+    assert written.pop(_tabular.PLOTS_SKIPPED) == _tabular.MATPLOTLIB_MISSING
+    assert written == metrics
+    assert not list((tmp_path / "metrics").glob("*.png"))
+    assert "matplotlib is not installed" in capsys.readouterr().out

@@ -337,16 +337,27 @@ class ModelServer:
         try:
             data = self.handler.input_fn(body, content_type)
         except (ValueError, UnicodeDecodeError) as exc:
-            raise ServingError(422, str(exc)) from None
+            raise ServingError(_status(exc, 422), str(exc)) from None
         rows = self.schema.check(data)
         try:
             prediction = self.handler.predict_fn(data, self.model)
         except ValueError as exc:
-            raise ServingError(422, str(exc)) from None
+            raise ServingError(_status(exc, 422), str(exc)) from None
         try:
-            return self.handler.output_fn(prediction, accept), response_type, rows
+            result = self.handler.output_fn(prediction, accept)
         except ValueError as exc:
-            raise ServingError(406, str(exc)) from None
+            raise ServingError(_status(exc, 406), str(exc)) from None
+        if isinstance(result, tuple):  # (body, content type), as the SageMaker toolkits take it
+            body_text, response_type = result
+            return str(body_text), response_type, rows
+        return result, response_type, rows
+
+
+def _status(exc: Exception, default: int) -> int:
+    """The HTTP status a package's handler gave its error (its RequestError carries the one
+    SageMaker's toolkits answer with), else `default`."""
+    status = getattr(exc, "status_code", None)
+    return status if isinstance(status, int) and 400 <= status < 500 else default
 
 
 def create_app(model_dir: str | Path, model_ref: str = "", digest: str = "") -> FastAPI:

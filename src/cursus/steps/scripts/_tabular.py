@@ -392,17 +392,19 @@ ARCHIVE_MTIME = 946684800  # 2000-01-01: fixed so equal inputs give equal bytes;
 def write_deterministic_tar(tar_path: str | Path, files: dict[str, str | Path]) -> Path:
     """Write a .tar.gz of `files` (name in archive -> source file) whose bytes depend only on the
     names and contents, so a repeated step gives the same digest and caches can key on it."""
+    import contextlib
     import gzip
     import io
     import tarfile
 
     tar_path = Path(tar_path)
     tar_path.parent.mkdir(parents=True, exist_ok=True)
-    with (
-        open(tar_path, "wb") as raw,
-        gzip.GzipFile(filename="", mode="wb", fileobj=raw, mtime=0) as gz,
-        tarfile.open(fileobj=gz, mode="w", format=tarfile.PAX_FORMAT) as tar,
-    ):
+    # an ExitStack, not one parenthesised `with`: that form is a SyntaxError before Python 3.9,
+    # the images' Python until 2025
+    with contextlib.ExitStack() as stack:
+        raw = stack.enter_context(open(tar_path, "wb"))
+        gz = stack.enter_context(gzip.GzipFile(filename="", mode="wb", fileobj=raw, mtime=0))
+        tar = stack.enter_context(tarfile.open(fileobj=gz, mode="w", format=tarfile.PAX_FORMAT))
         for name in sorted(files):
             data = Path(files[name]).read_bytes()
             info = tarfile.TarInfo(name)
@@ -413,6 +415,32 @@ def write_deterministic_tar(tar_path: str | Path, files: dict[str, str | Path]) 
             info.uname = info.gname = ""
             tar.addfile(info, io.BytesIO(data))
     return tar_path
+
+
+def extract_archive(archive: str | Path, destination: str | Path) -> Path:
+    """Unpack a .tar.gz into `destination`, refusing members that would land outside it.
+
+    tarfile's own "data" filter does that check, but only Pythons patched in 2023 or later have
+    it (3.8.17, 3.9.17, 3.10.12); an image's older interpreter gets the same check done here.
+    """
+    import tarfile
+
+    archive, destination = Path(archive), Path(destination)
+    with tarfile.open(archive, "r:gz") as tar:
+        if hasattr(tarfile, "data_filter"):
+            tar.extractall(destination, filter="data")
+            return destination
+        root = destination.resolve()
+        for member in tar.getmembers():
+            target = (root / member.name).resolve()
+            unsafe = member.issym() or member.islnk() or member.isdev()
+            if unsafe or (target != root and root not in target.parents):
+                raise StepInputError(
+                    f"{archive}: member {member.name!r} is a link, a device or leaves the "
+                    "archive's folder; rebuild the archive with the Package step"
+                )
+        tar.extractall(destination)
+    return destination
 
 
 # ---------------------------------------------------------------- container entry points
@@ -480,8 +508,11 @@ def run_evaluation(
 
     metrics = binary_metrics(y, p)
     metrics_dir = Path(output_paths["metrics_output"])
-    save_json(_nan_to_none(metrics), metrics_dir / METRICS_FILE)
-    plot_roc_pr_curves(y, p, metrics_dir)
+    plotted = plot_roc_pr_curves(y, p, metrics_dir)
+    written = _nan_to_none(metrics)
+    if not plotted:
+        written[PLOTS_SKIPPED] = MATPLOTLIB_MISSING
+    save_json(written, metrics_dir / METRICS_FILE)
     return metrics
 
 
@@ -514,17 +545,45 @@ def _evaluation_id_field(
     return inherited if inherited and inherited in df.columns else None
 
 
-def _nan_to_none(metrics: dict[str, float]) -> dict[str, float | None]:
+def _nan_to_none(metrics: dict[str, float]) -> dict[str, Any]:
     """Strict JSON has no NaN (an AUC is undefined when a split holds one class)."""
     return {k: None if isinstance(v, float) and math.isnan(v) else v for k, v in metrics.items()}
 
 
-def plot_roc_pr_curves(y: np.ndarray, p: np.ndarray, directory: str | Path) -> None:
-    """Write roc_curve.png and pr_curve.png; with one class only, each says why it has no curve."""
-    import matplotlib
+# ---------------------------------------------------------------- plots
 
+PLOTS_SKIPPED = "plots_skipped"
+MATPLOTLIB_MISSING = (
+    "matplotlib is not installed in this image (the scikit-learn processing image has none), "
+    "so no plots were drawn; the metrics are complete"
+)
+
+
+def load_pyplot() -> Any | None:
+    """matplotlib.pyplot on the Agg backend, or None where matplotlib is missing.
+
+    The scikit-learn processing image has no matplotlib and jobs may have no internet to install
+    it, so a plot is a nicety: a step without matplotlib says so (printed, and as PLOTS_SKIPPED in
+    its metrics file) and carries on. Plotting code must keep to matplotlib 3.4's API, the
+    XGBoost image's version.
+    """
+    try:
+        import matplotlib
+    except ImportError:
+        print(f"note: {MATPLOTLIB_MISSING}")
+        return None
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+
+    return plt
+
+
+def plot_roc_pr_curves(y: np.ndarray, p: np.ndarray, directory: str | Path) -> bool:
+    """Write roc_curve.png and pr_curve.png (with one class only, each says why it has no
+    curve); False, with nothing written, when matplotlib is missing."""
+    plt = load_pyplot()
+    if plt is None:
+        return False
     from sklearn.metrics import auc, precision_recall_curve, roc_curve
 
     directory = Path(directory)
@@ -549,3 +608,4 @@ def plot_roc_pr_curves(y: np.ndarray, p: np.ndarray, directory: str | Path) -> N
         fig.tight_layout()
         fig.savefig(directory / f"{name}.png", dpi=100)
         plt.close(fig)
+    return True

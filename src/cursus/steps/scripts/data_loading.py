@@ -2,7 +2,9 @@
 
 DATA_SOURCE forms:
 - a local path or ``s3://`` / ``file://`` URI to a ``.csv``, ``.parquet`` or ``.jsonl``/``.json``
-  (JSON lines) file, read through fsspec so the same code serves a laptop and a container;
+  (JSON lines) file, read through fsspec where it is installed, and otherwise (the SageMaker
+  images have no fsspec, and jobs may have no internet to install it) with the standard library
+  and, for ``s3://``, boto3, which every image has;
 - ``sklearn:breast_cancer`` (also ``wine``, ``digits``), a bundled dataset for examples and tests;
 - ``synthetic:classification?rows=1000&features=20&categorical=2&missing=0.05`` for benchmarks.
 
@@ -14,14 +16,20 @@ Every form accepts ``fraction=<0..1>`` and ``seed=<int>`` query parameters to su
 from __future__ import annotations
 
 import argparse
+import bz2
+import contextlib
+import gzip
 import hashlib
 import json
+import lzma
 import os
 import re
-from collections.abc import Callable
+import tempfile
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
-from urllib.parse import parse_qsl
+from typing import Any, BinaryIO
+from urllib.parse import parse_qsl, urlparse
+from urllib.request import url2pathname
 
 import numpy as np
 import pandas as pd
@@ -158,9 +166,6 @@ def fraction_param(params: dict[str, str], name: str, default: float, allow_zero
 
 
 def load_file(location: str) -> pd.DataFrame:
-    """Read through fsspec so that local paths and s3:// URIs take the same code path."""
-    import fsspec
-
     suffix = table_suffix(location)
     reader = FILE_READERS.get(suffix)
     if reader is None:
@@ -169,7 +174,7 @@ def load_file(location: str) -> pd.DataFrame:
             f"{suffix or '(none)'}; use one of {sorted(FILE_READERS)} (optionally .gz)"
         )
     try:
-        with fsspec.open(location, "rb", compression="infer") as handle:
+        with open_source(location) as handle:
             return reader(handle)
     except FileNotFoundError:
         raise StepInputError(
@@ -185,6 +190,69 @@ def load_file(location: str) -> pd.DataFrame:
         raise StepInputError(
             f"DATA_SOURCE file {location} is not valid {suffix} data{hint}: {exc}"
         ) from None
+
+
+def open_source(location: str) -> Any:
+    """A binary handle on the (decompressed) file: fsspec when installed, so any filesystem it
+    knows works; else the local file or the s3:// object fetched with boto3."""
+    try:
+        import fsspec
+    except ImportError:
+        return _open_without_fsspec(location)
+    return fsspec.open(location, "rb", compression="infer")
+
+
+@contextlib.contextmanager
+def _open_without_fsspec(location: str) -> Iterator[BinaryIO]:
+    scheme = scheme_of(location)
+    with contextlib.ExitStack() as stack:
+        if scheme == "s3":
+            raw: BinaryIO = stack.enter_context(tempfile.TemporaryFile())
+            _download_s3(location, raw)
+        else:
+            path = url2pathname(urlparse(location).path) if scheme == "file" else location
+            raw = stack.enter_context(open(path, "rb"))
+        yield stack.enter_context(_decompressed(raw, location))
+
+
+def _decompressed(raw: BinaryIO, location: str) -> Any:
+    """The handle itself, or a decompressing reader over it, by the file's last extension."""
+    suffix = Path(location.split("://", 1)[-1]).suffix.lower()
+    if suffix == ".gz":
+        return gzip.GzipFile(fileobj=raw, mode="rb")
+    if suffix == ".bz2":
+        return bz2.BZ2File(raw, "rb")
+    if suffix == ".xz":
+        return lzma.LZMAFile(raw, "rb")
+    if suffix == ".zst":
+        try:
+            import zstandard
+        except ImportError:
+            raise StepInputError(
+                f"DATA_SOURCE {location}: reading .zst needs the zstandard package, which this "
+                "image lacks; store the file uncompressed or as .gz"
+            ) from None
+        return zstandard.ZstdDecompressor().stream_reader(raw)
+    return contextlib.nullcontext(raw)
+
+
+def _download_s3(location: str, target: BinaryIO) -> None:
+    """Copy s3://bucket/key into `target` with boto3 (which honours AWS_ENDPOINT_URL and the job's
+    role); a missing bucket or key becomes FileNotFoundError, as fsspec reports it."""
+    import boto3
+    from botocore.exceptions import ClientError
+
+    bucket, _, key = location.split("://", 1)[1].partition("/")
+    if not bucket or not key:
+        raise StepInputError(f"DATA_SOURCE {location} is not s3://<bucket>/<key>")
+    try:
+        boto3.client("s3").download_fileobj(bucket, key, target)
+    except ClientError as error:
+        code = str(error.response.get("Error", {}).get("Code", ""))
+        if code in ("404", "NoSuchKey", "NoSuchBucket"):
+            raise FileNotFoundError(location) from None
+        raise
+    target.seek(0)
 
 
 def table_suffix(location: str) -> str:

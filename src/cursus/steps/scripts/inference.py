@@ -3,7 +3,19 @@
 The serving container calls model_fn once, then input_fn -> predict_fn -> output_fn per request.
 Scoring goes through `_tabular.LoadedModel` and `_tabular.apply_calibration`, the same code the
 evaluation and calibration steps ran, so an endpoint answers exactly what the pipeline measured.
-Bad requests raise ValueError with a message for the client; the serving layer maps it to a 4xx.
+
+output_fn returns an `Answer`, the (body, content type) pair both SageMaker toolkits send with that
+Content-Type. A bad request is a `RequestError` (400 malformed body or wrong columns, 415 content
+type, 406 accept), and each of the three servers that run this file needs it its own way:
+- sagemaker-inference's Transformer (the PyTorch image; the XGBoost image's multi-model mode)
+  answers an exception derived from its BaseInferenceToolkitError with that exception's status,
+  so RequestError derives from it wherever sagemaker_inference is importable;
+- sagemaker-containers' Flask worker (the XGBoost image's single-model server) turns every
+  exception of a handler function into a 500, but sends whatever output_fn returns as it is; so,
+  inside that worker, a bad request travels from input_fn/predict_fn to output_fn as a
+  `Rejected` value and output_fn answers it with a Flask response carrying the status;
+- Cursus' own server (`cursus serve`) maps a ValueError to a 4xx, and RequestError is one.
+The toolkits are imported only when present: none is needed to load or run this module.
 """
 
 from __future__ import annotations
@@ -11,7 +23,9 @@ from __future__ import annotations
 import csv
 import io
 import json
+import sys
 from dataclasses import dataclass
+from http import HTTPStatus
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +39,93 @@ THRESHOLD = 0.5
 # calibrations whose output is a probability; a percentile level is a rank, not a probability,
 # so the label for a percentile-calibrated model is decided on the raw probability
 PROBABILITY_CALIBRATIONS = ("isotonic", "sigmoid")
+BAD_REQUEST, NOT_ACCEPTABLE, UNSUPPORTED_MEDIA_TYPE = 400, 406, 415
+
+
+# ---------------------------------------------------------------- errors and answers
+
+
+def _toolkit_error_bases() -> tuple[type, ...]:
+    """sagemaker-inference's error base when that toolkit is installed, so its Transformer
+    answers a RequestError with the error's status instead of a 500."""
+    try:
+        from sagemaker_inference.errors import BaseInferenceToolkitError
+    except ImportError:
+        return ()
+    return (BaseInferenceToolkitError,)
+
+
+class RequestError(ValueError, *_toolkit_error_bases()):  # type: ignore[misc]
+    """A request this model cannot answer: HTTP `status_code` with a message for the client.
+
+    The attributes are the ones sagemaker-inference reads (status_code, message, phrase); the
+    string is the message alone, which is what Cursus' server shows.
+    """
+
+    def __init__(self, status_code: int, message: str) -> None:
+        ValueError.__init__(self, message)
+        self.status_code = status_code
+        self.message = message
+        self.phrase = HTTPStatus(status_code).phrase
+
+    def __str__(self) -> str:
+        return self.message
+
+
+class Answer(tuple):
+    """output_fn's result: the pair (body, content type) that both SageMaker toolkits send as a
+    response with that Content-Type.
+
+    It also has str's `encode`, because servers written when output_fn returned the body alone
+    (Cursus' `cursus serve` renders the result with `.encode()`) must still send the body.
+    """
+
+    def __new__(cls, body: str, content_type: str) -> Answer:
+        return super().__new__(cls, (body, content_type))
+
+    @property
+    def body(self) -> str:
+        return self[0]
+
+    @property
+    def content_type(self) -> str:
+        return self[1]
+
+    def encode(self, encoding: str = "utf-8", errors: str = "strict") -> bytes:
+        return self.body.encode(encoding, errors)
+
+
+@dataclass(frozen=True)
+class Rejected:
+    """A bad request on its way to output_fn, inside the Flask worker (see the module doc)."""
+
+    error: RequestError
+
+
+def _in_flask_worker() -> bool:
+    """True while sagemaker-containers' Flask worker is answering a request: the one server
+    where a raised RequestError would become a 500."""
+    flask = sys.modules.get("flask")
+    return (
+        "sagemaker_containers" in sys.modules
+        and flask is not None
+        and bool(flask.has_request_context())
+    )
+
+
+def _reject(error: RequestError) -> Rejected:
+    """Raise `error` where the server maps it to its status; carry it along where it cannot."""
+    if _in_flask_worker():
+        return Rejected(error)
+    raise error
+
+
+def _error_response(error: RequestError) -> Any:
+    """The Flask response sagemaker-containers' worker sends as it is, with the error's status."""
+    from sagemaker_containers.beta.framework import worker
+
+    body = json.dumps({"error": error.message, "status": error.status_code})
+    return worker.Response(response=body, status=error.status_code, mimetype=JSON)
 
 
 @dataclass(frozen=True)
@@ -64,22 +165,20 @@ def model_fn(model_dir: str) -> ServingModel:
     return ServingModel(model=_tabular.LoadedModel(model_dir), calibration=calibration)
 
 
-def input_fn(request_body: str | bytes, content_type: str | None) -> Request:
-    media_type = _media_type(content_type)
-    text = (
-        request_body.decode("utf-8")
-        if isinstance(request_body, bytes | bytearray)
-        else str(request_body)
-    )
-    if media_type == CSV:
-        return Request(rows=_parse_csv(text))
-    if media_type == JSON:
-        return _parse_json(text)
-    raise ValueError(f"unsupported content type {content_type!r}; send {CSV} or {JSON}")
+def input_fn(request_body: str | bytes, content_type: str | None) -> Request | Rejected:
+    try:
+        return parse_request(request_body, content_type)
+    except RequestError as error:
+        return _reject(error)
 
 
-def predict_fn(data: Request, model: ServingModel) -> Prediction:
-    frame = request_frame(data, model.features)
+def predict_fn(data: Request | Rejected, model: ServingModel) -> Prediction | Rejected:
+    if isinstance(data, Rejected):
+        return data
+    try:
+        frame = request_frame(data, model.features)
+    except RequestError as error:
+        return _reject(error)
     prob = model.model.predict_proba(frame)
     calibrated = None
     decision = prob
@@ -92,14 +191,46 @@ def predict_fn(data: Request, model: ServingModel) -> Prediction:
     )
 
 
-def output_fn(prediction: Prediction, accept: str | None) -> str:
-    media_type = _accepted_type(accept)
+def output_fn(prediction: Prediction | Rejected, accept: str | None) -> Any:
+    """An Answer (body, content type); inside the Flask worker, a bad request's error response."""
+    if isinstance(prediction, Rejected):
+        return _error_response(prediction.error)
+    try:
+        media_type = _accepted_type(accept)
+    except RequestError as error:
+        if _in_flask_worker():
+            return _error_response(error)
+        raise
     if media_type == CSV:
-        return "".join(",".join(_csv_cells(row)) + "\n" for row in _rows(prediction))
-    return json.dumps({"predictions": _rows(prediction)})
+        body = "".join(",".join(_csv_cells(row)) + "\n" for row in _rows(prediction))
+    else:
+        body = json.dumps({"predictions": _rows(prediction)})
+    return Answer(body, media_type)
 
 
 # ---------------------------------------------------------------- parsing
+
+
+def parse_request(request_body: str | bytes, content_type: str | None) -> Request:
+    """The rows of a CSV or JSON body; a RequestError (415 or 400) says what is wrong with it."""
+    media_type = _media_type(content_type)
+    if media_type not in (CSV, JSON):
+        raise RequestError(
+            UNSUPPORTED_MEDIA_TYPE,
+            f"unsupported content type {content_type!r}; send {CSV} or {JSON}",
+        )
+    text = _request_text(request_body)
+    return Request(rows=_parse_csv(text)) if media_type == CSV else _parse_json(text)
+
+
+def _request_text(request_body: Any) -> str:
+    """The toolkits hand over str for text types and bytes (or MMS' bytearray) otherwise."""
+    if not isinstance(request_body, (bytes, bytearray, memoryview)):
+        return str(request_body)
+    try:
+        return bytes(request_body).decode("utf-8")
+    except UnicodeDecodeError as error:
+        raise RequestError(BAD_REQUEST, f"request body is not UTF-8 text: {error}") from None
 
 
 def _media_type(content_type: str | None) -> str:
@@ -114,19 +245,23 @@ def _accepted_type(accept: str | None) -> str:
             return media_type
         if media_type in ("*/*", "application/*"):
             return JSON
-    raise ValueError(f"unsupported accept type {accept!r}; ask for {JSON} or {CSV}")
+    raise RequestError(
+        NOT_ACCEPTABLE, f"unsupported accept type {accept!r}; ask for {JSON} or {CSV}"
+    )
 
 
 def _parse_csv(text: str) -> list[list[Any]]:
-    rows = [
-        [cell.strip() or None for cell in row]
-        for row in csv.reader(io.StringIO(text))
-        if any(c.strip() for c in row)
-    ]
+    try:
+        parsed = list(csv.reader(io.StringIO(text)))
+    except csv.Error as error:
+        raise RequestError(BAD_REQUEST, f"request body is not valid CSV: {error}") from None
+    rows = [[cell.strip() or None for cell in row] for row in parsed if any(c.strip() for c in row)]
     widths = sorted({len(row) for row in rows})
     if len(widths) > 1:
-        raise ValueError(
-            f"CSV rows have different numbers of values ({widths}); send one value per feature in every row"
+        raise RequestError(
+            BAD_REQUEST,
+            f"CSV rows have different numbers of values ({widths}); send one value per feature "
+            "in every row",
         )
     return rows
 
@@ -135,45 +270,75 @@ def _parse_json(text: str) -> Request:
     try:
         document = json.loads(text)
     except json.JSONDecodeError as error:
-        raise ValueError(f"request body is not valid JSON: {error}") from None
+        raise RequestError(BAD_REQUEST, f"request body is not valid JSON: {error}") from None
     instances = document.get("instances", document) if isinstance(document, dict) else document
     if isinstance(instances, dict):
         instances = [instances]
     if not isinstance(instances, list):
-        raise ValueError(
-            'JSON body must be {"instances": [...]}, a list of instances or one instance object'
+        raise RequestError(
+            BAD_REQUEST,
+            'JSON body must be {"instances": [...]}, a list of instances or one instance object',
         )
     if all(isinstance(item, dict) for item in instances):
         return Request(records=instances)
     if all(isinstance(item, list) for item in instances):
         return Request(rows=instances)
-    raise ValueError(
-        "JSON instances must all be objects {feature: value} or all be lists in feature order"
+    raise RequestError(
+        BAD_REQUEST,
+        "JSON instances must all be objects {feature: value} or all be lists in feature order",
     )
 
 
 def request_frame(data: Request, features: list[str]) -> pd.DataFrame:
-    """The request as a table with the model's feature columns, or a ValueError saying what is off."""
+    """The request as a table with the model's feature columns, or a 400 saying what is off."""
     if data.records is not None:
-        for i, record in enumerate(data.records):
-            missing = [f for f in features if f not in record]
-            if missing:
-                raise ValueError(
-                    f"instance {i} lacks features {_preview(missing)}; send every feature (null if unknown)"
-                )
-        rows = [[record[f] for f in features] for record in data.records]
+        rows = [_record_row(i, record, features) for i, record in enumerate(data.records)]
     else:
         rows = list(data.rows or [])
         if rows and [str(v) for v in rows[0]] == features:
             rows = rows[1:]  # a header row naming the features in order
         for i, row in enumerate(rows):
             if len(row) != len(features):
-                raise ValueError(
-                    f"row {i} has {len(row)} values but the model takes {len(features)} features: {_preview(features)}"
+                raise RequestError(
+                    BAD_REQUEST,
+                    f"row {i} has {len(row)} values but the model takes {len(features)} "
+                    f"features: {_preview(features)}",
                 )
     if not rows:
-        raise ValueError("the request holds no rows")
+        raise RequestError(BAD_REQUEST, "the request holds no rows")
+    _check_single_values(rows, features)
     return pd.DataFrame(rows, columns=features, dtype=object)
+
+
+def _record_row(i: int, record: dict[str, Any], features: list[str]) -> list[Any]:
+    """A JSON object's values in feature order; missing or unknown names are the client's error."""
+    missing = [f for f in features if f not in record]
+    if missing:
+        raise RequestError(
+            BAD_REQUEST,
+            f"instance {i} lacks features {_preview(missing)}; send every feature (null if unknown)",
+        )
+    known = set(features)
+    unknown = [str(k) for k in record if k not in known]
+    if unknown:
+        raise RequestError(
+            BAD_REQUEST,
+            f"instance {i} has unknown features {_preview(unknown)}; the model takes "
+            f"{_preview(features)}",
+        )
+    return [record[f] for f in features]
+
+
+def _check_single_values(rows: list[list[Any]], features: list[str]) -> None:
+    """A nested list or object where a value belongs would fail deep in scoring, as a 500."""
+    for i, row in enumerate(rows):
+        for j, value in enumerate(row):
+            if isinstance(value, (list, dict)):
+                raise RequestError(
+                    BAD_REQUEST,
+                    f"row {i}, feature {features[j]!r}: {json.dumps(value)[:40]} is not a "
+                    "single value",
+                )
 
 
 def _preview(names: list[str], limit: int = 8) -> str:

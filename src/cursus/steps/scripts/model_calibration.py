@@ -17,11 +17,14 @@ import numpy as np
 import pandas as pd
 from _tabular import (
     CALIBRATION_FILE,
+    MATPLOTLIB_MISSING,
+    PLOTS_SKIPPED,
     StepInputError,
     apply_calibration,
     env_int,
     env_str,
     expected_calibration_error,
+    load_pyplot,
     read_table,
     save_json,
 )
@@ -199,12 +202,12 @@ def reliability_curve(y: np.ndarray, p: np.ndarray, n_bins: int) -> tuple[np.nda
 
 def plot_reliability(
     y: np.ndarray, raw: np.ndarray, calibrated: np.ndarray, n_bins: int, path: Path
-) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+) -> bool:
+    """Write the reliability diagram; False, with nothing written, when matplotlib is missing
+    (the scikit-learn image this step runs on has none)."""
+    plt = load_pyplot()
+    if plt is None:
+        return False
     fig, ax = plt.subplots(figsize=(5, 5))
     ax.plot([0, 1], [0, 1], linestyle="--", color="grey", label="perfectly calibrated")
     for scores, name in ((raw, "before"), (calibrated, "after")):
@@ -219,6 +222,7 @@ def plot_reliability(
     fig.tight_layout()
     fig.savefig(path, dpi=100)
     plt.close(fig)
+    return True
 
 
 # ---------------------------------------------------------------- step
@@ -252,11 +256,13 @@ def main(
 
     save_json(calibration, Path(output_paths["calibration_output"]) / CALIBRATION_FILE)
     metrics_dir = Path(output_paths["metrics_output"])
+    metrics_dir.mkdir(parents=True, exist_ok=True)
     metrics = calibration_metrics(y, raw, calibrated, method, n_bins)
+    if not plot_reliability(y, raw, calibrated, n_bins, metrics_dir / PLOT_FILE):
+        metrics[PLOTS_SKIPPED] = MATPLOTLIB_MISSING
     save_json(metrics, metrics_dir / METRICS_FILE)
     # a copy beside the calibrator travels into the package, where Registration reads it
     save_json(metrics, Path(output_paths["calibration_output"]) / METRICS_FILE)
-    plot_reliability(y, raw, calibrated, n_bins, metrics_dir / PLOT_FILE)
     out_dir = Path(output_paths["calibrated_data"])
     out_dir.mkdir(parents=True, exist_ok=True)
     df.assign(**{CALIBRATED_COLUMN: calibrated}).to_parquet(out_dir / PREDICTIONS_FILE, index=False)

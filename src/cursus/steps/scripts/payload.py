@@ -13,7 +13,6 @@ import io
 import json
 import os
 import sys
-import tarfile
 import tempfile
 import uuid
 from pathlib import Path
@@ -21,7 +20,14 @@ from types import ModuleType
 from typing import Any
 
 import numpy as np
-from _tabular import PREPROCESSING_FILE, StepInputError, env_int, load_json, write_deterministic_tar
+from _tabular import (
+    PREPROCESSING_FILE,
+    StepInputError,
+    env_int,
+    extract_archive,
+    load_json,
+    write_deterministic_tar,
+)
 
 CONTAINER_INPUTS = {"packaged_model": "/opt/ml/processing/input/packaged_model"}
 CONTAINER_OUTPUTS = {"payload_sample": "/opt/ml/processing/output/payload"}
@@ -45,9 +51,7 @@ def extract_package(packaged_dir: Path, destination: Path) -> Path:
         raise StepInputError(
             f"{packaged_dir} has no {MODEL_ARCHIVE}; feed this step the output of Package"
         )
-    with tarfile.open(archive, "r:gz") as tar:
-        tar.extractall(destination, filter="data")
-    return destination
+    return extract_archive(archive, destination)
 
 
 def load_handler(code_dir: Path) -> ModuleType:
@@ -154,11 +158,17 @@ def expected_responses(handler: ModuleType, model_dir: Path, payload_dir: Path) 
                     "request_file": request_file,
                     "content_type": content_type,
                     "accept": accept,
-                    "body": handler.output_fn(prediction, accept),
+                    "body": response_body(handler.output_fn(prediction, accept)),
                 }
             )
     _check_consistent(responses)
     return {"responses": responses}
+
+
+def response_body(result: Any) -> str:
+    """The body of an output_fn result: the first of a (body, content type) pair, which is what
+    the SageMaker toolkits take, or the text itself from packages built before that."""
+    return str(result[0]) if isinstance(result, tuple) else str(result)
 
 
 def _check_consistent(responses: list[dict[str, Any]]) -> None:

@@ -82,7 +82,7 @@ def _integer(name: str, value: Any, minimum: int) -> int:
 def _number(
     name: str, value: Any, lower: float, upper: float | None = None, strict: bool = False
 ) -> float:
-    ok = isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+    ok = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
     if ok:
         value = float(value)
         ok = (value > lower if strict else value >= lower) and (upper is None or value < upper)
@@ -93,7 +93,7 @@ def _number(
 
 
 def _int_list(name: str, value: Any) -> list[int]:
-    if not isinstance(value, list | tuple) or not value:
+    if not isinstance(value, (list, tuple)) or not value:
         raise _tabular.StepInputError(
             f"hyperparameter {name}={value!r} must be a non-empty list of layer widths, e.g. [64, 32]"
         )

@@ -18,7 +18,7 @@ import shutil
 import tarfile
 import tempfile
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 from urllib.parse import urlparse
@@ -296,7 +296,7 @@ def _metric_tags(metrics: dict[str, Any]) -> dict[str, str]:
         if not isinstance(values, dict):
             continue
         for key, value in values.items():
-            if isinstance(value, int | float) and not isinstance(value, bool):
+            if isinstance(value, (int, float)) and not isinstance(value, bool):
                 tags[f"metric.{group}.{key}"] = repr(value)
     return tags
 
@@ -392,13 +392,18 @@ def packaged_metrics(archive: Path) -> dict[str, Any]:
     """The metrics files the package carries, read without extracting the model."""
     found: dict[str, Any] = {}
     with tarfile.open(archive, "r:gz") as tar:
-        members = {m.name.removeprefix("./"): m for m in tar.getmembers() if m.isfile()}
+        members = {_archive_name(m.name): m for m in tar.getmembers() if m.isfile()}
         for key, filename in PACKAGED_METRICS.items():
             if filename in members:
                 handle = tar.extractfile(members[filename])
                 assert handle is not None
                 found[key] = json.load(handle)
     return found
+
+
+def _archive_name(name: str) -> str:
+    """A member name without a leading './' (str.removeprefix is Python 3.9+; images ran 3.8)."""
+    return name[2:] if name.startswith("./") else name
 
 
 def sha256_file(path: Path) -> str:
@@ -419,7 +424,8 @@ def lineage(environ: dict[str, str], archive: Path) -> dict[str, Any]:
         "run_id": env_str(environ, "CURSUS_RUN_ID"),
         "input_digests": digests,
         "model_sha256": sha256_file(archive),
-        "registered_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        # timezone.utc, not datetime.UTC: that alias is Python 3.11+
+        "registered_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),  # noqa: UP017
     }
 
 

@@ -195,7 +195,7 @@ def label_mapping(
 
 def _sort_key(value: Any) -> tuple[int, Any]:
     """Numbers by value, everything else by text, never mixing the two in one comparison."""
-    is_number = isinstance(value, int | float | np.number) and not isinstance(value, bool)
+    is_number = isinstance(value, (int, float, np.number)) and not isinstance(value, bool)
     return (0, value) if is_number else (1, str(value))
 
 

@@ -96,7 +96,9 @@ def resolve_hyperparameters(given: dict[str, Any] | None) -> dict[str, Any]:
 
 def _integer(name: str, value: Any, minimum: int) -> int:
     whole = (
-        isinstance(value, int | float) and not isinstance(value, bool) and float(value).is_integer()
+        isinstance(value, (int, float))
+        and not isinstance(value, bool)
+        and float(value).is_integer()
     )
     if not whole or int(value) < minimum:
         raise StepInputError(f"hyperparameter {name}={value!r} must be an integer >= {minimum}")
@@ -106,7 +108,7 @@ def _integer(name: str, value: Any, minimum: int) -> int:
 def _number(
     name: str, value: Any, low: float, high: float | None, exclusive_low: bool = False
 ) -> float:
-    numeric = isinstance(value, int | float) and not isinstance(value, bool)
+    numeric = isinstance(value, (int, float)) and not isinstance(value, bool)
     in_range = numeric and (value > low if exclusive_low else value >= low)
     in_range = in_range and (high is None or value <= high)
     if not in_range:
