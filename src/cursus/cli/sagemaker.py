@@ -114,13 +114,19 @@ def start(
     display_name: str | None,
     as_json: bool,
 ) -> None:
-    """Start an execution of a deployed pipeline; --param overrides parameter defaults."""
+    """Start an execution of a deployed pipeline; --param overrides parameter defaults.
+
+    Values SageMaker would refuse (a ModelApprovalStatus it does not know, a display name over
+    82 characters) are refused first: with a DAG and config, before any AWS call."""
     from cursus.backends.sagemaker import start as start_pipeline
 
+    parameters = _parameters(params)
+    if config and parameters:
+        _check_before_aws(pipeline, config, parameters, display_name)
     result = start_pipeline(
         pipeline,
         config,
-        parameters=_parameters(params),
+        parameters=parameters,
         region=region,
         display_name=display_name,
     )
@@ -128,6 +134,24 @@ def start(
         _print_json(result)
     else:
         click.echo(f"started {result['pipeline_name']}: {result['execution_arn']}")
+
+
+def _check_before_aws(
+    pipeline: str, config: str, parameters: dict[str, str], display_name: str | None
+) -> None:
+    """Check --param values against the definition a DAG and its config compile to, so a value
+    SageMaker would refuse never costs an AWS call. A bare pipeline name has no local
+    definition: `start` checks it against the stored one, read before the execution starts."""
+    from cursus.backends.sagemaker import compile_dag
+    from cursus.backends.sagemaker.aws import check_start
+    from cursus.errors import DAGError
+
+    try:
+        compiled = compile_dag(pipeline, config)
+    except DAGError:  # a pipeline name, given with a config for its region
+        return
+    definition = compiled.definition_dict()
+    check_start(compiled.name, parameters, display_name, definition, compiled.target.region)
 
 
 @sagemaker.command("executions")

@@ -16,10 +16,11 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
+from cursus.backends.sagemaker import shapes
 from cursus.backends.sagemaker.build import SUBNET, SageMakerPipeline, compilation_of
 from cursus.backends.sagemaker.code import CodeObject
-from cursus.backends.sagemaker.errors import AWSCallError
-from cursus.errors import CursusError
+from cursus.backends.sagemaker.errors import AWSCallError, SageMakerConfigError
+from cursus.errors import CursusError, ValidationFailed
 
 # CreatePipeline takes a definition inline up to this size; larger ones go through S3
 INLINE_DEFINITION_BYTES = 100 * 1024
@@ -176,20 +177,21 @@ def start(
     display_name: str | None = None,
     session: Any = None,
 ) -> dict[str, Any]:
-    """Start an execution of a deployed pipeline; `parameters` override parameter defaults."""
-    session = session or aws_session(region)
+    """Start an execution of a deployed pipeline; `parameters` override parameter defaults.
+
+    The request is checked before any AWS call; the parameter values against the pipeline's
+    stored definition (read first) before the execution starts."""
     parameters = parameters or {}
-    _check_parameters(pipeline_name, parameters, stored_definition(pipeline_name, session))
-    request: dict[str, Any] = {
-        "PipelineName": pipeline_name,
+    display_name = display_name or None
+    check_start(pipeline_name, parameters, display_name)
+    session = session or aws_session(region)
+    definition = stored_definition(pipeline_name, session)
+    _check_parameters(pipeline_name, parameters, definition)
+    check_start(pipeline_name, parameters, display_name, definition, session.region_name)
+    request = {
+        **shapes.start_request(pipeline_name, parameters, display_name),
         "ClientRequestToken": str(uuid.uuid4()),
     }
-    if parameters:
-        request["PipelineParameters"] = [
-            {"Name": k, "Value": str(v)} for k, v in sorted(parameters.items())
-        ]
-    if display_name:
-        request["PipelineExecutionDisplayName"] = display_name
     sm = session.client("sagemaker")
     with aws_errors(f"starting pipeline {pipeline_name}"):
         response = sm.start_pipeline_execution(**request)
@@ -198,6 +200,79 @@ def start(
         "execution_arn": response["PipelineExecutionArn"],
         "parameters": parameters,
     }
+
+
+def check_start(
+    pipeline_name: str,
+    parameters: dict[str, Any],
+    display_name: str | None = None,
+    definition: dict[str, Any] | None = None,
+    region: str | None = None,
+) -> None:
+    """Refuse a start SageMaker would refuse, with every reason at once: the
+    StartPipelineExecution request itself (pipeline name, display name, parameter names and
+    values), and, given the pipeline's `definition`, each parameter value as the steps that read
+    it would pass it to SageMaker (an enum, a pattern, a length of the API call they make)."""
+    errors = _request_errors(pipeline_name, parameters, display_name)
+    if definition is not None and not errors:
+        errors = _parameter_errors(pipeline_name, parameters, definition, region or "us-east-1")
+    if len(errors) == 1:
+        raise errors[0]
+    if errors:
+        raise ValidationFailed(errors)
+
+
+# StartPipelineExecution members, as the caller of `start` names them
+_START_FIELDS = {"PipelineName": "pipeline name", "PipelineExecutionDisplayName": "display_name"}
+
+
+def _request_errors(
+    pipeline_name: str, parameters: dict[str, Any], display_name: str | None
+) -> list[CursusError]:
+    request = shapes.start_request(pipeline_name, parameters, display_name)
+    names = sorted(parameters)
+    errors: list[CursusError] = []
+    for problem in shapes.check_request("StartPipelineExecution", request, pipeline_name):
+        member, _, rest = problem.path.partition("[")
+        field = _START_FIELDS.get(member, member)
+        if member == "PipelineParameters" and rest[:1].isdigit():
+            which = names[int(rest.partition("]")[0])]
+            field = f"parameter {which}" + (" (its name)" if ".Name" in rest else "")
+        errors.append(
+            SageMakerConfigError(
+                pipeline_name,
+                field,
+                f"{problem.observed}; {problem.wants} ({problem.path}): {problem.fix}",
+            )
+        )
+    return errors
+
+
+def _parameter_errors(
+    pipeline_name: str, parameters: dict[str, Any], definition: dict[str, Any], region: str
+) -> list[CursusError]:
+    """One error per parameter whose value a step would pass where SageMaker refuses it."""
+    values, type_errors = shapes.start_values(definition, parameters)
+    errors: list[CursusError] = [
+        SageMakerConfigError(pipeline_name, f"parameter {name}", message)
+        for name, message in type_errors.items()
+    ]
+    by_parameter: dict[str, list[shapes.Problem]] = {}
+    for problem in shapes.parameter_problems(definition, values, pipeline_name, region):
+        by_parameter.setdefault(min(problem.reads & set(values)), []).append(problem)
+    for name, found in sorted(by_parameter.items()):
+        first = found[0]
+        built = "" if first.value == values[name] else f" (making it {shapes.show(first.value)})"
+        more = f"; {len(found) - 1} more member(s) read it too" if len(found) > 1 else ""
+        errors.append(
+            SageMakerConfigError(
+                pipeline_name,
+                f"parameter {name}",
+                f"is {parameters[name]!r}, but step {first.where} passes it as {first.path}"
+                f"{built}, where {first.wants}: {first.fix}{more}",
+            )
+        )
+    return errors
 
 
 def _check_parameters(name: str, given: dict[str, Any], definition: dict[str, Any]) -> None:

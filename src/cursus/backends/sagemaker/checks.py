@@ -8,7 +8,9 @@ only when the pipeline is created or the step starts; these checks run on every 
   `{"Get": "Parameters.P"}` a declared parameter, every `{"Get": "Execution.V"}` a real variable;
 - the dependency graph (from those references and from DependsOn), folded onto DAG nodes, has
   exactly the DAG's edges: the ones carrying data as references, the rest as DependsOn;
-- the pipeline and step names fit SageMaker's patterns and length limits.
+- the pipeline and step names fit SageMaker's patterns and length limits;
+- each step's Arguments are a request SageMaker accepts for the call the step makes
+  (CreateProcessingJob, CreateTrainingJob, ...), by botocore's model of the API (see shapes.py).
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import re
 from collections.abc import Iterator
 from typing import Any
 
+from cursus.backends.sagemaker import shapes
 from cursus.backends.sagemaker.errors import DefinitionError
 from cursus.backends.sagemaker.preflight import (
     MAX_STEP_NAME,
@@ -71,10 +74,18 @@ def check_definition(definition: dict[str, Any], plan: Plan) -> list[str]:
             else:
                 order.add((dependency, step["Name"]))
     problems += _check_graph(plan, edges, order)
+    meta = plan.pipeline
+    problems += [
+        str(p)
+        for p in shapes.check_steps(
+            definition, str(meta.get("pipeline_name")), str(meta.get("region") or "us-east-1")
+        )
+    ]
     return problems
 
 
 def raise_for_definition(definition: dict[str, Any], plan: Plan) -> None:
+    """Every problem of the definition at once, as one DefinitionError (the compile stops)."""
     problems = check_definition(definition, plan)
     if problems:
         raise DefinitionError(problems)

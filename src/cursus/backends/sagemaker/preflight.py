@@ -69,6 +69,7 @@ def check_plan(plan: Plan, role: str | None = None) -> Target:
     `role` overrides the config's role (PipelineDAGCompiler(role=...))."""
     problems: list[CursusError] = []
     target = _check_pipeline(plan, role, problems)
+    _check_pipeline_requests(plan, role, problems)
     for step in plan.steps:
         _check_step(step, problems)
     if len(problems) == 1:
@@ -200,6 +201,45 @@ def _check_pipeline_name(node: str, name: Any, problems: list[CursusError]) -> s
         )
         return None
     return str(name)
+
+
+def _check_pipeline_requests(plan: Plan, role: str | None, problems: list[CursusError]) -> None:
+    """The pipeline-level fields as SageMaker receives them, checked against its own request
+    shapes (botocore's model): name, display name, role and description in CreatePipeline, and
+    the description again as every registered model version's ModelPackageDescription (1,024
+    characters, a third of what CreatePipeline takes). A field already reported is skipped."""
+    from cursus.backends.sagemaker.shapes import CONFIG_FIELDS, check_request, member_problems
+
+    meta = plan.pipeline
+    first = plan.steps[0].name if plan.steps else "pipeline"
+    reported = {p.field for p in problems if isinstance(p, SageMakerConfigError)}
+    name, description = str(meta.get("pipeline_name") or ""), meta.get("pipeline_description")
+    request = {
+        "PipelineName": name,
+        "PipelineDisplayName": name,  # what `deploy` sends
+        "RoleArn": str(role or meta.get("role") or ""),
+        "ClientRequestToken": "0" * 36,
+        **({"PipelineDescription": str(description)} if description else {}),
+    }
+    found = [
+        (step.name, problem)  # the tighter limit first
+        for step in plan.steps
+        if step.job_kind == "register" and description
+        for problem in member_problems("CreateModelPackage", "ModelPackageDescription", description)
+    ]
+    found += [(first, p) for p in check_request("CreatePipeline", request, first)]
+    for node, problem in found:
+        field = CONFIG_FIELDS.get(problem.path, problem.path)
+        if field in reported:
+            continue
+        reported.add(field)
+        problems.append(
+            SageMakerConfigError(
+                node,
+                field,
+                _shared(f"{problem.observed}; {problem.wants} ({problem.path}): {problem.fix}"),
+            )
+        )
 
 
 # ---------------------------------------------------------------- per node
