@@ -54,11 +54,18 @@ chromium:
 	@command -v chromium >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq chromium >/dev/null; } \
 		|| echo "warning: chromium could not be installed; the dashboard's browser tests will be skipped"
 
+# Twins of SageMaker's framework images (each image's Python from pyenv, its pins from PyPI):
+# the emulation tests run the catalog pipelines in them. A machine without an image's Python
+# skips those tests (saying so); a twin whose packages fail to install fails the build.
+.PHONY: twins
+twins: $(VENV)/.dev
+	$(VENV)/bin/cursus sagemaker twins build --skip-missing-python
+
 lint: $(VENV)/.dev
 	$(VENV)/bin/ruff check src tests bench
 	$(VENV)/bin/ruff format --check src tests bench
 
-test: lint $(AIRFLOW_VENV)/.installed $(AIRFLOW_VENV)3/.installed chromium
+test: lint twins $(AIRFLOW_VENV)/.installed $(AIRFLOW_VENV)3/.installed chromium
 	OMP_NUM_THREADS=1 $(VENV)/bin/pytest
 
 bench: $(VENV)/.dev

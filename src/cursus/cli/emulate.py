@@ -130,9 +130,15 @@ def twins_list(as_json: bool) -> None:
 
 @twins.command("build")
 @click.argument("names", nargs=-1)
-def twins_build(names: tuple[str, ...]) -> None:
-    """Build twins (all that can be built here when no NAME is given)."""
-    from cursus.backends.sagemaker.twins import TWINS, build_twin
+@click.option(
+    "--skip-missing-python",
+    is_flag=True,
+    help="a twin whose Python this machine lacks is a warning, not an error",
+)
+def twins_build(names: tuple[str, ...], skip_missing_python: bool) -> None:
+    """Build twins (all that can be built here when no NAME is given). Each needs its image's
+    Python (pyenv's, or python3.9 on PATH) and installs its pins from PyPI."""
+    from cursus.backends.sagemaker.twins import TWINS, NoInterpreter, build_twin
 
     by_name = {t.name: t for t in TWINS.values()}
     unknown = sorted(set(names) - set(by_name))
@@ -143,4 +149,9 @@ def twins_build(names: tuple[str, ...]) -> None:
         if twin.unavailable and not names:
             click.echo(f"{twin.name}: skipped: {twin.unavailable}")
             continue
-        click.echo(f"{twin.name}: {build_twin(twin)}")
+        try:
+            click.echo(f"{twin.name}: {build_twin(twin)}")
+        except NoInterpreter as exc:
+            if not skip_missing_python:
+                raise
+            click.echo(f"warning: {exc}; its emulation tests will be skipped", err=True)

@@ -79,7 +79,7 @@ def test_processing_step_runs_its_own_script_with_the_shared_module(
     inputs = {i["InputName"]: i["S3Input"]["S3Uri"] for i in args["ProcessingInputs"]}
     with tarfile.open(fileobj=io.BytesIO(result.code[inputs["code"]])) as tar:
         names = sorted(tar.getnames())
-    assert names == ["_tabular.py", "requirements.txt", "tabular_preprocessing.py"]
+    assert names == ["_tabular.py", "tabular_preprocessing.py"]  # pyarrow is in the image
     runproc = result.code[inputs["entrypoint"]].decode()
     assert "tar -xzf sourcedir.tar.gz" in runproc
     assert runproc.rstrip().endswith('exec python tabular_preprocessing.py "$@"')
@@ -103,8 +103,9 @@ def test_training_uses_framework_estimators_with_our_scripts(
         entry = compiled[dag].plan.step(step).script["entry_point"]
         assert json.loads(hp["sagemaker_program"]) == entry
         source = json.loads(hp["sagemaker_submit_directory"])
+        needs = ["requirements.txt"] if compiled[dag].plan.step(step).script["requirements"] else []
         with tarfile.open(fileobj=io.BytesIO(compiled[dag].code[source])) as tar:
-            assert sorted(tar.getnames()) == sorted(["_tabular.py", "requirements.txt", entry])
+            assert sorted(tar.getnames()) == sorted(["_tabular.py", entry, *needs])
         channels = {c["ChannelName"] for c in args["InputDataConfig"]}
         assert channels == {"input_path", "preprocessing_artifacts"}
         assert args["Environment"] == {"LABEL_FIELD": "label"}
@@ -273,9 +274,33 @@ def test_definitions_are_deterministic_and_code_keys_are_content_hashes(
             with tarfile.open(fileobj=io.BytesIO(body)) as tar:
                 files = {m.name: tar.extractfile(m).read() for m in tar.getmembers()}
             assert digest == content_digest(files)
-            entry = next(n for n in files if n.endswith(".py") and not n.startswith("_"))
+            scripts = sorted(n for n in files if n.endswith(".py") and not n.startswith("_"))
+            extra = ["inference.py"] if "package.py" in scripts else []
+            entry = next(n for n in scripts if n not in extra)
             requirements = files.get("requirements.txt", b"").decode().split()
-            assert files == bundle_files(entry, requirements)
+            assert files == bundle_files(entry, requirements, extra)
+
+
+def test_the_package_bundle_carries_the_inference_code_it_copies_into_the_model(
+    definitions: dict[str, dict[str, Any]], compiled: dict[str, Any]
+) -> None:
+    """package.py copies inference.py (and _tabular.py) into model.tar.gz/code/: the job has
+    them only if its sourcedir.tar.gz does."""
+    package = steps_by_name(definitions["xgboost_e2e"])["Package"]
+    code = next(i for i in package["Arguments"]["ProcessingInputs"] if i["InputName"] == "code")
+    body = compiled["xgboost_e2e"].code[code["S3Input"]["S3Uri"]]
+    with tarfile.open(fileobj=io.BytesIO(body)) as tar:
+        assert {"package.py", "inference.py", "_tabular.py"} <= set(tar.getnames())
+
+
+def test_payload_runs_on_the_image_of_the_models_framework(
+    definitions: dict[str, dict[str, Any]],
+) -> None:
+    """Payload runs the packaged model's own inference code, which imports xgboost (or torch):
+    the scikit-learn image has neither."""
+    for dag, image in (("xgboost_e2e", "sagemaker-xgboost:1.7-1"), ("pytorch_e2e", "pytorch")):
+        payload = steps_by_name(definitions[dag])["Payload"]
+        assert image in payload["Arguments"]["AppSpecification"]["ImageUri"]
 
 
 @pytest.mark.filterwarnings("ignore:Running within a PipelineSession")
@@ -317,23 +342,18 @@ def test_dag_edges_without_data_become_depends_on(tmp_path: Path) -> None:
     assert check_definition(result.definition_dict(), result.plan) == []
 
 
-def test_bundles_carry_the_requirements_their_containers_install(compiled: dict[str, Any]) -> None:
-    """What a script imports beyond its framework image (pyarrow, matplotlib, ...) ships as a
-    requirements.txt: training containers install it from the source dir, processing launchers
-    install it before running the script."""
-    code = compiled["xgboost_e2e"].code
+def test_no_job_of_the_xgboost_pipeline_installs_anything_at_start(
+    compiled: dict[str, Any],
+) -> None:
+    """Jobs in secure accounts have no internet: every package the XGBoost pipeline's scripts
+    import is in their image, so no bundle carries a requirements.txt. The launcher still
+    installs one for a user's step that declares requirements."""
     bundles = {}
-    for uri, body in code.items():
+    for uri, body in compiled["xgboost_e2e"].code.items():
         if uri.endswith("sourcedir.tar.gz"):
             with tarfile.open(fileobj=io.BytesIO(body)) as tar:
-                files = {m.name: tar.extractfile(m).read() for m in tar.getmembers()}
-            entry = next(n for n in files if n.endswith(".py") and not n.startswith("_"))
-            bundles[entry] = files
-    assert b"matplotlib" in bundles["xgboost_model_eval.py"]["requirements.txt"]
-    assert b"s3fs" in bundles["data_loading.py"]["requirements.txt"]
-    assert b"pyarrow" in bundles["xgboost_training.py"]["requirements.txt"]
-    assert "requirements.txt" not in bundles["package.py"]
-    launchers = [body.decode() for uri, body in code.items() if uri.endswith("runproc.sh")]
-    assert launchers and all(
-        "pip install --quiet -r requirements.txt" in text for text in launchers
-    )
+                bundles[uri] = tar.getnames()
+    assert len(bundles) == 7  # one per step type (both DataLoading nodes share theirs)
+    assert not [names for names in bundles.values() if "requirements.txt" in names]
+    launchers = [b.decode() for u, b in compiled["xgboost_e2e"].code.items() if u.endswith(".sh")]
+    assert launchers and all("pip install --quiet -r requirements.txt" in t for t in launchers)

@@ -52,15 +52,22 @@ HARNESS = Path(__file__).parent / "twin_harness"
 OPT_ML = "/opt/ml"
 ACCOUNT = "123456789012"  # what an emulated ARN says in place of the caller's account
 # bind the job's sandbox over /opt/ml (made if missing; on a machine where /opt is not writable,
-# a tmpfs over /opt gives a mount point), then become the job's entry point
+# a tmpfs over /opt gives a mount point) and its hosts file over /etc/hosts (SageMaker names the
+# job's instance algo-1, and the training toolkit waits until that name resolves), then become
+# the job's entry point
 _SANDBOX = (
     "set -e\n"
     "if [ ! -d /opt/ml ]; then mkdir -p /opt/ml 2>/dev/null || "
     "{ mount -t tmpfs tmpfs /opt && mkdir -p /opt/ml; }; fi\n"
     'mount --bind "$0" /opt/ml\n'
+    'mount --bind "$0/../hosts" /etc/hosts\n'
     "cd /\n"
     'exec "$@"\n'
 )
+
+
+# the hosts file of a job: SageMaker names its one instance algo-1
+_HOSTS = "127.0.0.1 localhost algo-1\n::1 localhost\n"
 
 
 class EmulationError(CursusError):
@@ -266,6 +273,76 @@ def execution_order(definition: dict[str, Any]) -> list[dict[str, Any]]:
     return order
 
 
+def _container_environment(
+    python: Path, job: Path, extra: dict[str, Any], region: str
+) -> dict[str, str]:
+    """A container's environment: the twin's interpreter first on PATH, no pip index, and the
+    variables the job definition sets."""
+    env = {
+        "PATH": f"{python.parent}:/usr/local/bin:/usr/bin:/bin",
+        "HOME": str(job / "home"),
+        "TMPDIR": str(job / "tmp"),
+        "LANG": "C.UTF-8",
+        "LC_ALL": "C.UTF-8",
+        "PYTHONUNBUFFERED": "1",
+        "PYTHONIOENCODING": "UTF-8",
+        "PYTHONDONTWRITEBYTECODE": "1",
+        "AWS_REGION": region,
+        "AWS_DEFAULT_REGION": region,
+        # the job has no network; say so to pip at once instead of after its retries
+        "PIP_NO_INDEX": "1",
+        "PIP_DISABLE_PIP_VERSION_CHECK": "1",
+        "PIP_ROOT_USER_ACTION": "ignore",
+    }
+    for name in ("OMP_NUM_THREADS", "OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE"):
+        if name in os.environ:
+            env[name] = os.environ[name]
+    env.update({k: _text(v) for k, v in extra.items()})
+    return env
+
+
+def _sandboxed(
+    argv: list[str], sandbox: Path, env: dict[str, str], log_path: Path, timeout: float | None
+) -> None:
+    """Run `argv` with `sandbox` as /opt/ml and no network; a non-zero exit fails the job."""
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    command = ["unshare", "--user", "--map-root-user", "--mount", "--net", "--"]
+    command += ["/bin/bash", "-c", _SANDBOX, str(sandbox), *argv]
+    with log_path.open("w") as log:
+        try:
+            process = subprocess.Popen(
+                command, stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True
+            )
+        except OSError as exc:
+            raise EmulationError(
+                f"cannot start a sandbox ({exc}); emulation needs util-linux's unshare"
+            ) from None
+        try:
+            code = process.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+            raise JobFailed(
+                f"the job ran past its MaxRuntimeInSeconds ({timeout:.0f} s) and was stopped"
+            ) from None
+    if code != 0:
+        raise JobFailed(_failure(sandbox, log_path, code))
+
+
+def _failure(sandbox: Path, log_path: Path, code: int) -> str:
+    failure = sandbox / "output" / "failure"
+    if failure.is_file() and failure.read_text().strip():
+        return failure.read_text().strip()[-2000:]
+    text = log_path.read_text(errors="replace")
+    if "unshare:" in text and "Operation not permitted" in text:
+        raise EmulationError(
+            "this machine does not allow user namespaces (unshare --user failed), which the "
+            "emulator needs to give each job its own /opt/ml and no network"
+        )
+    tail = "\n".join(text.strip().splitlines()[-12:])
+    return f"AlgorithmError: the job exited with code {code}; its log ends:\n{tail}"
+
+
 class _Emulator:
     def __init__(
         self,
@@ -391,33 +468,12 @@ class _Emulator:
         sandbox = job / "opt_ml"
         (job / "home").mkdir(parents=True)
         (job / "tmp").mkdir()
+        (job / "hosts").write_text(_HOSTS)
         sandbox.mkdir()
         return job, sandbox
 
     def _environment(self, python: Path, job: Path, extra: dict[str, Any]) -> dict[str, str]:
-        """A container's environment: the twin's interpreter first on PATH, no pip index, and
-        the variables the job definition sets."""
-        env = {
-            "PATH": f"{python.parent}:/usr/local/bin:/usr/bin:/bin",
-            "HOME": str(job / "home"),
-            "TMPDIR": str(job / "tmp"),
-            "LANG": "C.UTF-8",
-            "LC_ALL": "C.UTF-8",
-            "PYTHONUNBUFFERED": "1",
-            "PYTHONIOENCODING": "UTF-8",
-            "PYTHONDONTWRITEBYTECODE": "1",
-            "AWS_REGION": self.region,
-            "AWS_DEFAULT_REGION": self.region,
-            # the job has no network; say so to pip at once instead of after its retries
-            "PIP_NO_INDEX": "1",
-            "PIP_DISABLE_PIP_VERSION_CHECK": "1",
-            "PIP_ROOT_USER_ACTION": "ignore",
-        }
-        for name in ("OMP_NUM_THREADS", "OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE"):
-            if name in os.environ:
-                env[name] = os.environ[name]
-        env.update({k: _text(v) for k, v in extra.items()})
-        return env
+        return _container_environment(python, job, extra, self.region)
 
     def _run(
         self,
@@ -427,44 +483,7 @@ class _Emulator:
         env: dict[str, str],
         timeout: float | None,
     ) -> None:
-        """Run `argv` with `sandbox` as /opt/ml and no network; a non-zero exit fails the job."""
-        log_path = self.root / "logs" / f"{name}.log"
-        log_path.parent.mkdir(parents=True, exist_ok=True)
-        command = ["unshare", "--user", "--map-root-user", "--mount", "--net", "--"]
-        command += ["/bin/bash", "-c", _SANDBOX, str(sandbox), *argv]
-        with log_path.open("w") as log:
-            try:
-                process = subprocess.Popen(
-                    command, stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True
-                )
-            except OSError as exc:
-                raise EmulationError(
-                    f"cannot start a sandbox ({exc}); emulation needs util-linux's unshare"
-                ) from None
-            try:
-                code = process.wait(timeout=timeout)
-            except subprocess.TimeoutExpired:
-                os.killpg(process.pid, signal.SIGKILL)
-                process.wait()
-                raise JobFailed(
-                    f"the job ran past its MaxRuntimeInSeconds ({timeout:.0f} s) and was stopped"
-                ) from None
-        if code != 0:
-            raise JobFailed(self._failure(sandbox, log_path, code))
-
-    @staticmethod
-    def _failure(sandbox: Path, log_path: Path, code: int) -> str:
-        failure = sandbox / "output" / "failure"
-        if failure.is_file() and failure.read_text().strip():
-            return failure.read_text().strip()[-2000:]
-        text = log_path.read_text(errors="replace")
-        if "unshare:" in text and "Operation not permitted" in text:
-            raise EmulationError(
-                "this machine does not allow user namespaces (unshare --user failed), which the "
-                "emulator needs to give each job its own /opt/ml and no network"
-            )
-        tail = "\n".join(text.strip().splitlines()[-12:])
-        return f"AlgorithmError: the job exited with code {code}; its log ends:\n{tail}"
+        _sandboxed(argv, sandbox, env, self.root / "logs" / f"{name}.log", timeout)
 
     @staticmethod
     def _inside(sandbox: Path, container_path: str) -> Path:
@@ -664,22 +683,74 @@ class _Emulator:
     ) -> list[dict[str, Any]]:
         """Load the model in the twin of its inference image and answer `requests` through the
         image's serving toolkit."""
-        _, python = self._twin(container["Image"], outcome)
+        twin = twin_for_image(container["Image"])
+        outcome.twin = twin.name
         model_url = container["ModelDataUrl"]
         if not self.s3.exists(model_url):
             raise JobFailed(f"ModelDataUrl {model_url} does not exist")
-        job, sandbox = self._job_dirs(name)
-        archive = job / "model.tar.gz"
-        shutil.copyfile(self.s3.path(model_url), archive)
-        (job / "requests.json").write_text(json.dumps(requests))
-        env = self._environment(python, job, container.get("Environment", {}))
-        argv = [str(python), str(HARNESS / "serve.py"), str(archive)]
-        argv += [str(job / "requests.json"), str(job / "responses.json")]
-        self._run(name, argv, sandbox, env, timeout=600)
-        answers = json.loads((job / "responses.json").read_text())
-        if answers["ping"] != 200:
-            raise JobFailed(f"the model container answers /ping with {answers['ping']}")
-        return list(answers["responses"])
+        job, _ = self._job_dirs(name)
+        return _serve_job(
+            self.s3.path(model_url),
+            container,
+            requests,
+            job,
+            self.twins_root,
+            self._environment,
+            self.root / "logs" / f"{name}.log",
+        )
+
+
+def _serve_job(
+    archive: Path,
+    container: dict[str, Any],
+    requests: list[dict[str, Any]],
+    job: Path,
+    twins_root: Path | None,
+    environment: Callable[[Path, Path, dict[str, Any]], dict[str, str]],
+    log: Path,
+) -> list[dict[str, Any]]:
+    python = require_twin(twin_for_image(container["Image"]), twins_root)
+    local = job / "model.tar.gz"
+    shutil.copyfile(archive, local)
+    (job / "requests.json").write_text(json.dumps(requests))
+    env = environment(python, job, container.get("Environment", {}))
+    argv = [str(python), str(HARNESS / "serve.py"), str(local)]
+    argv += [str(job / "requests.json"), str(job / "responses.json")]
+    _sandboxed(argv, job / "opt_ml", env, log, timeout=600)
+    answers = json.loads((job / "responses.json").read_text())
+    if answers["ping"] != 200:
+        raise JobFailed(f"the model container answers /ping with {answers['ping']}")
+    return list(answers["responses"])
+
+
+def serve_in_twin(
+    archive: str | Path,
+    image: str,
+    requests: list[dict[str, Any]],
+    workdir: str | Path,
+    environment: dict[str, str] | None = None,
+    twins_root: Path | None = None,
+) -> list[dict[str, Any]]:
+    """Answer `requests` ({body, content_type, accept}) with the model.tar.gz `archive` as an
+    endpoint of `image` would: unpacked into /opt/ml/model in the image's twin, served through the
+    image's toolkit. Returns each answer's status, content type and body."""
+    from cursus.backends.sagemaker.build import SERVING_ENV
+
+    job = Path(workdir)
+    shutil.rmtree(job, ignore_errors=True)
+    for folder in ("home", "tmp", "opt_ml"):
+        (job / folder).mkdir(parents=True)
+    (job / "hosts").write_text(_HOSTS)
+    container = {"Image": image, "Environment": {**SERVING_ENV, **(environment or {})}}
+    return _serve_job(
+        Path(archive),
+        container,
+        requests,
+        job,
+        twins_root,
+        lambda python, job_dir, extra: _container_environment(python, job_dir, extra, "us-east-1"),
+        job / "serve.log",
+    )
 
 
 def _compare(requests: list[dict[str, Any]], served: list[dict[str, Any]]) -> None:

@@ -33,6 +33,10 @@ class TwinUnavailable(CursusError):
     """A twin cannot be built or used on this machine; the message says why and what to do."""
 
 
+class NoInterpreter(TwinUnavailable):
+    """This machine has no Python of the image's version."""
+
+
 @dataclass(frozen=True)
 class Twin:
     framework: str  # cursus' framework name: sklearn, xgboost, pytorch
@@ -208,7 +212,7 @@ def find_interpreter(version: str) -> Path:
     for candidate in candidates:
         if _reports_version(candidate, version):
             return Path(candidate)
-    raise TwinUnavailable(
+    raise NoInterpreter(
         f"no Python {version} interpreter on this machine; install one (`pyenv install "
         f"{version}`, or Debian's python{version}) or point CURSUS_PYTHON_"
         f"{version.replace('.', '_')} at it"
