@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
+import sys
 import tarfile
 from pathlib import Path
 
@@ -181,3 +183,34 @@ def test_emulated_training_packs_the_model_as_sagemaker_does(
     record = json.loads((result.root / "emulation.json").read_text())
     assert record["status"] == "Succeeded"
     assert [s["status"] for s in record["steps"]] == ["Succeeded"] * len(record["steps"])
+
+
+def _cursus(*args: str) -> subprocess.CompletedProcess[str]:
+    cursus = Path(sys.executable).with_name("cursus")
+    env = {**os.environ, "AWS_EC2_METADATA_DISABLED": "true", "SAGEMAKER_SUPPRESS_V2_WARNING": "1"}
+    return subprocess.run(
+        [str(cursus), *args], capture_output=True, text=True, env=env, timeout=300, check=False
+    )
+
+
+def test_cli_lists_twins_and_refuses_unknown_ones() -> None:
+    listed = json.loads(_cursus("sagemaker", "twins", "list", "--json").stdout)
+    assert {t["twin"] for t in listed} == {t.name for t in TWINS.values()}
+    pytorch = next(t for t in listed if t["twin"] == "pytorch-2.1")
+    assert pytorch["state"].startswith("unavailable: torch 2.1")
+    unknown = _cursus("sagemaker", "twins", "build", "nope-1.0")
+    assert unknown.returncode == 2 and "unknown twins ['nope-1.0']" in unknown.stderr
+
+
+def test_cli_emulates_a_dag_file_and_reports_each_step(tmp_path: Path) -> None:
+    needs_twins("sklearn-1.2-1")
+    dag = tmp_path / "dag.json"
+    dag.write_text(json.dumps({"dag": {"nodes": ["DataLoading_training"], "edges": []}}))
+    config = write_config(tmp_path / "c.json", "xgboost_simple")
+    ok = _cursus("sagemaker", "emulate", str(dag), "-c", str(config), "--workdir", str(tmp_path))
+    assert ok.returncode == 0, ok.stderr
+    assert "Succeeded DataLoading_training" in ok.stdout and "[sklearn-1.2-1]" in ok.stdout
+    bad = _cursus(
+        "sagemaker", "emulate", str(dag), "-c", str(config), "--param", "Nope=1", "--json"
+    )
+    assert bad.returncode == 2 and "'Nope'" in bad.stderr
