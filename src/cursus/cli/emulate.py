@@ -46,27 +46,26 @@ def emulate_command(
     jobs through their entry point and code bundle, training in script mode, the model served
     through the image's toolkit. Offline, no Docker; each job sees /opt/ml and no network."""
     from cursus.backends.sagemaker import compile_dag
-    from cursus.backends.sagemaker.emulate import emulate
+    from cursus.backends.sagemaker.emulate import StepResult, emulate
     from cursus.cli.sagemaker import _parameters
 
     compiled = compile_dag(dag_ref, config)
+    definition = compiled.definition_dict()
     if build_twins:
-        _build_for(compiled.definition_dict())
+        _build_for(definition)
 
-    def show(step: object) -> None:
+    def show(step: StepResult) -> None:
         if as_json:
             return
-        status = getattr(step, "status", "")
-        line = f"  {status:<9} {getattr(step, 'name', '')}"
-        if status != "NotRun":
-            line += f"  {getattr(step, 'seconds', 0):.1f}s  [{getattr(step, 'twin', '')}]"
-        click.secho(line, fg=STATUS_STYLE.get(status))
-        reason = getattr(step, "reason", "")
-        if reason:
-            click.echo("      " + reason.replace("\n", "\n      "), err=True)
+        line = f"  {step.status:<9} {step.name}"
+        if step.status != "NotRun":
+            line += f"  {step.seconds:.1f}s  [{step.twin}]"
+        click.secho(line, fg=STATUS_STYLE.get(step.status))
+        if step.reason:
+            click.echo("      " + step.reason.replace("\n", "\n      "), err=True)
 
     if not as_json:
-        click.echo(f"emulating {compiled.name} ({len(compiled.definition_dict()['Steps'])} steps)")
+        click.echo(f"emulating {compiled.name} ({len(definition['Steps'])} steps)")
     result = emulate(compiled, Path(workdir), _parameters(params), on_step=show)
     if as_json:
         click.echo(json.dumps(result.to_dict(), indent=2))

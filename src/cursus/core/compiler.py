@@ -15,7 +15,7 @@ from typing import Any
 
 from cursus.api.dag import PipelineDAG
 from cursus.core.config_file import Configs, check_configs_cover_dag, load_configs, read_configs
-from cursus.core.plan import Plan, PlanStep
+from cursus.core.plan import Plan, PlanStep, training_step_upstream
 from cursus.core.resolver import Binding, node_specs, resolve
 from cursus.core.template import DynamicPipelineTemplate
 from cursus.errors import ConfigError, CursusError, SpecError, ValidationFailed
@@ -163,17 +163,9 @@ MODEL_FRAMEWORK = "model"
 
 def _model_framework(step: PlanStep, earlier: dict[str, PlanStep], config: Any) -> str:
     """The framework of the training step upstream of `step`, else the node's model_framework."""
-    queue = [b["from_step"] for b in step.inputs.values() if "from_step" in b]
-    seen: set[str] = set()
-    while queue:
-        node = queue.pop(0)
-        if node in seen or node not in earlier:
-            continue
-        seen.add(node)
-        upstream = earlier[node]
-        if upstream.job_kind == "training":
-            return upstream.framework
-        queue += [b["from_step"] for b in upstream.inputs.values() if "from_step" in b]
+    trained_by = training_step_upstream(step, earlier)
+    if trained_by is not None:
+        return trained_by.framework
     framework = getattr(config, "model_framework", None)
     if framework:
         return str(framework)

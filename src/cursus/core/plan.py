@@ -32,6 +32,23 @@ class PlanStep:
     job_args: dict[str, Any] = field(default_factory=dict)
 
 
+def training_step_upstream(step: PlanStep, steps: dict[str, PlanStep]) -> PlanStep | None:
+    """The nearest training step that `step` reads from, directly or through other steps of
+    `steps` (name -> step); None when no training step is upstream."""
+    queue = [b["from_step"] for b in step.inputs.values() if "from_step" in b]
+    seen: set[str] = set()
+    while queue:
+        node = queue.pop(0)
+        if node in seen or node not in steps:
+            continue
+        seen.add(node)
+        upstream = steps[node]
+        if upstream.job_kind == "training":
+            return upstream
+        queue += [b["from_step"] for b in upstream.inputs.values() if "from_step" in b]
+    return None
+
+
 @dataclass
 class Plan:
     pipeline: dict[str, Any]

@@ -26,7 +26,7 @@ from cursus.backends.sagemaker.code import CODE_DIR, CodeObject, launcher, sourc
 from cursus.backends.sagemaker.errors import SageMakerConfigError
 from cursus.backends.sagemaker.preflight import FRAMEWORKS, Target
 from cursus.backends.sagemaker.sdk import load_sdk, offline_session, quiet_sdk
-from cursus.core.plan import Plan, PlanStep
+from cursus.core.plan import Plan, PlanStep, training_step_upstream
 from cursus.errors import CursusError
 
 # Pipeline parameters every compiled pipeline declares, and what they do.
@@ -604,17 +604,9 @@ class _Builder:
 
     def _trained_by(self, step: PlanStep) -> PlanStep:
         """The training step upstream of a register step: its framework picks the serving image."""
-        seen: set[str] = set()
-        queue = [b["from_step"] for b in step.inputs.values() if "from_step" in b]
-        while queue:
-            node = queue.pop(0)
-            if node in seen:
-                continue
-            seen.add(node)
-            upstream = self.plan.step(node)
-            if upstream.job_kind == "training":
-                return upstream
-            queue += [b["from_step"] for b in upstream.inputs.values() if "from_step" in b]
+        upstream = training_step_upstream(step, {s.name: s for s in self.plan.steps})
+        if upstream is not None:
+            return upstream
         framework = step.config.get("model_framework")
         if framework:  # a model trained elsewhere: the config says what serves it
             version = (

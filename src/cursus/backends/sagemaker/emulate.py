@@ -41,7 +41,6 @@ from typing import Any
 
 from cursus.backends.sagemaker.build import SageMakerPipeline
 from cursus.backends.sagemaker.twins import (
-    Twin,
     TwinUnavailable,
     require_twin,
     twin_for_image,
@@ -254,13 +253,19 @@ def _references(value: Any) -> set[str]:
     return set()
 
 
+def _needs(steps: list[dict[str, Any]]) -> dict[str, set[str]]:
+    """Step name -> the steps of the definition it reads properties of or depends on."""
+    names = {s["Name"] for s in steps}
+    return {
+        s["Name"]: (_references(s.get("Arguments", {})) | set(s.get("DependsOn", []))) & names
+        for s in steps
+    }
+
+
 def execution_order(definition: dict[str, Any]) -> list[dict[str, Any]]:
     """The definition's steps, each after every step it reads from or depends on."""
     steps = {s["Name"]: s for s in definition["Steps"]}
-    needs = {
-        name: (_references(s.get("Arguments", {})) | set(s.get("DependsOn", []))) & set(steps)
-        for name, s in steps.items()
-    }
+    needs = _needs(definition["Steps"])
     order: list[dict[str, Any]] = []
     done: set[str] = set()
     while len(order) < len(steps):
@@ -271,6 +276,16 @@ def execution_order(definition: dict[str, Any]) -> list[dict[str, Any]]:
             order.append(steps[name])
             done.add(name)
     return order
+
+
+def _job_folder(job: Path) -> Path:
+    """A fresh folder for one job: home, tmp, its hosts file, and the sandbox that becomes its
+    /opt/ml (returned)."""
+    shutil.rmtree(job, ignore_errors=True)
+    for folder in ("home", "tmp", "opt_ml"):
+        (job / folder).mkdir(parents=True)
+    (job / "hosts").write_text(_HOSTS)
+    return job / "opt_ml"
 
 
 def _container_environment(
@@ -361,9 +376,14 @@ class _Emulator:
         self.twins_root = twins_root
         self.on_step = on_step
         self.region = compiled.target.region
-        self.resolve = Resolver(
-            {**self._parameter_defaults(), **parameters}, self._execution(execution_id)
-        )
+        defaults = self._parameter_defaults()
+        unknown = sorted(set(parameters) - set(defaults))
+        if unknown:
+            raise EmulationError(
+                f"parameters {unknown} are not parameters of this pipeline; its parameters are "
+                + ", ".join(sorted(defaults))
+            )
+        self.resolve = Resolver({**defaults, **parameters}, self._execution(execution_id))
         self.packages: dict[str, int] = {}
 
     def _parameter_defaults(self) -> dict[str, Any]:
@@ -391,18 +411,16 @@ class _Emulator:
             root=self.root,
             parameters=self.resolve.parameters,
         )
-        outcomes = self._schedule(execution_order(self.definition), max(1, workers))
-        result.steps = [outcomes[s["Name"]] for s in execution_order(self.definition)]
+        order = execution_order(self.definition)
+        outcomes = self._schedule(order, max(1, workers))
+        result.steps = [outcomes[s["Name"]] for s in order]
         (self.root / "emulation.json").write_text(json.dumps(result.to_dict(), indent=2) + "\n")
         return result
 
     def _schedule(self, order: list[dict[str, Any]], workers: int) -> dict[str, StepResult]:
         """Start each step once the steps it needs have succeeded, up to `workers` at a time, as
         an execution does; after a failure no new step starts and the rest are NotRun."""
-        needs = {
-            s["Name"]: _references(s.get("Arguments", {})) | set(s.get("DependsOn", []))
-            for s in order
-        }
+        needs = _needs(order)
         outcomes: dict[str, StepResult] = {}
         running: dict[Future[StepResult], str] = {}
         failed = False
@@ -413,8 +431,7 @@ class _Emulator:
                         name = step["Name"]
                         started = name in outcomes or name in running.values()
                         ready = all(
-                            outcomes.get(n, _PENDING).status == "Succeeded"
-                            for n in needs[name] & set(needs)
+                            outcomes.get(n, _PENDING).status == "Succeeded" for n in needs[name]
                         )
                         if not started and ready and len(running) < workers:
                             running[pool.submit(self._step, step)] = name
@@ -457,20 +474,15 @@ class _Emulator:
 
     # ------------------------------------------------------------ sandbox
 
-    def _twin(self, image: str, outcome: StepResult) -> tuple[Twin, Path]:
+    def _twin(self, image: str, outcome: StepResult) -> Path:
+        """The interpreter of `image`'s twin, named in the step's result."""
         twin = twin_for_image(image)
         outcome.twin = twin.name
-        return twin, require_twin(twin, self.twins_root)
+        return require_twin(twin, self.twins_root)
 
     def _job_dirs(self, name: str) -> tuple[Path, Path]:
         job = self.root / "jobs" / name
-        shutil.rmtree(job, ignore_errors=True)
-        sandbox = job / "opt_ml"
-        (job / "home").mkdir(parents=True)
-        (job / "tmp").mkdir()
-        (job / "hosts").write_text(_HOSTS)
-        sandbox.mkdir()
-        return job, sandbox
+        return job, _job_folder(job)
 
     def _environment(self, python: Path, job: Path, extra: dict[str, Any]) -> dict[str, str]:
         return _container_environment(python, job, extra, self.region)
@@ -503,7 +515,7 @@ class _Emulator:
         self, name: str, arguments: dict[str, Any], outcome: StepResult
     ) -> dict[str, Any]:
         app = arguments["AppSpecification"]
-        _, python = self._twin(app["ImageUri"], outcome)
+        python = self._twin(app["ImageUri"], outcome)
         job, sandbox = self._job_dirs(name)
         for item in arguments.get("ProcessingInputs", []):
             source = item["S3Input"]
@@ -567,7 +579,7 @@ class _Emulator:
         self, name: str, arguments: dict[str, Any], outcome: StepResult
     ) -> dict[str, Any]:
         algorithm = arguments["AlgorithmSpecification"]
-        _, python = self._twin(algorithm["TrainingImage"], outcome)
+        python = self._twin(algorithm["TrainingImage"], outcome)
         hyperparameters = arguments.get("HyperParameters", {})
         try:
             source = json.loads(hyperparameters["sagemaker_submit_directory"])
@@ -737,10 +749,7 @@ def serve_in_twin(
     from cursus.backends.sagemaker.build import SERVING_ENV
 
     job = Path(workdir)
-    shutil.rmtree(job, ignore_errors=True)
-    for folder in ("home", "tmp", "opt_ml"):
-        (job / folder).mkdir(parents=True)
-    (job / "hosts").write_text(_HOSTS)
+    _job_folder(job)
     container = {"Image": image, "Environment": {**SERVING_ENV, **(environment or {})}}
     return _serve_job(
         Path(archive),
@@ -808,13 +817,6 @@ def emulate(
     A step that fails stops the pipeline (later steps are NotRun), as an execution does; the
     result holds each step's status, time, twin, log and failure reason. Independent steps run
     `workers` at a time."""
-    known = {p["Name"] for p in compiled.definition_dict().get("Parameters", [])}
-    unknown = sorted(set(parameters or {}) - known)
-    if unknown:
-        raise EmulationError(
-            f"parameters {unknown} are not parameters of this pipeline; its parameters are "
-            + ", ".join(sorted(known))
-        )
     emulator = _Emulator(compiled, Path(workdir), dict(parameters or {}), twins_root, on_step)
     emulator.root.mkdir(parents=True, exist_ok=True)
     return emulator.run(workers)
