@@ -18,7 +18,7 @@ from cursus.api.loading import load_dag
 from cursus.backends.local.records import RunRecords
 from cursus.core.compiler import PipelineDAGCompiler
 from cursus.core.config_file import default_configs, save_configs
-from cursus.core.plan import Plan
+from cursus.plan import Plan
 
 RESULTS = Path(__file__).resolve().parent / "results"
 

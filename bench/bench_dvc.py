@@ -25,7 +25,7 @@ import time
 from pathlib import Path
 
 from cursus.mlops.data import dvc_add, init_repo
-from cursus.mlops.workspace import Project
+from cursus.mlops.project import Project
 
 RESULTS = Path(__file__).resolve().parent / "results" / "dvc.json"
 CURSUS = str(Path(sys.executable).with_name("cursus"))

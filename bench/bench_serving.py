@@ -216,7 +216,7 @@ def main() -> None:
         return
 
     from cursus.mlops import serving
-    from cursus.mlops.workspace import Project, free_port
+    from cursus.mlops.project import Project, free_port
 
     with tempfile.TemporaryDirectory(prefix="cursus-bench-serving-") as tmp:
         root = Path(tmp)

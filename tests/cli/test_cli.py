@@ -16,7 +16,7 @@ from cursus.api.loading import load_dag
 from cursus.cli.main import cli
 from cursus.core.compiler import compile_plan
 from cursus.core.config_file import load_configs, save_configs
-from cursus.core.plan import Plan
+from cursus.plan import Plan
 from cursus.steps.registry import step_types
 
 CURSUS = Path(sys.executable).with_name("cursus")

@@ -20,8 +20,8 @@ from cursus.core.compiler import (
     validate,
 )
 from cursus.core.config_file import default_configs, save_configs
-from cursus.core.plan import PLAN_FORMAT, Plan
 from cursus.errors import ConfigError, PlanError, ResolutionError, SpecError, ValidationFailed
+from cursus.plan import PLAN_FORMAT, Plan
 
 CURSUS = Path(sys.executable).with_name("cursus")
 

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from cursus.backends.local import RunResult
-from cursus.core.plan import Plan
+from cursus.plan import Plan
 
 
 def make_package(folder: Path, val_auc: float = 0.9, payload: bool = False) -> Path:

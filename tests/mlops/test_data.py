@@ -31,7 +31,7 @@ from cursus.mlops.data import (
     dvc_push,
     dvc_status,
 )
-from cursus.mlops.workspace import MLOpsError, Project
+from cursus.mlops.project import MLOpsError, Project
 
 
 @pytest.fixture

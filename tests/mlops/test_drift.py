@@ -11,7 +11,7 @@ from click.testing import CliRunner
 
 from cursus.cli.main import cli
 from cursus.mlops.drift import drift_report
-from cursus.mlops.workspace import MLOpsError
+from cursus.mlops.project import MLOpsError
 
 # a few columns keep Evidently fast; drift is judged per column, so fewer columns lose nothing
 COLUMNS = ["mean radius", "mean texture", "mean smoothness", "mean symmetry", "worst area"]

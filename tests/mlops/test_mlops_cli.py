@@ -148,8 +148,8 @@ def test_the_mlflow_server_starts_serves_the_registry_and_stops(
 
 
 def test_a_server_that_does_not_answer_in_time_is_stopped_and_reported(tmp_path: Path) -> None:
+    from cursus.mlops.project import MLOpsError
     from cursus.mlops.server import server_status, start_server
-    from cursus.mlops.workspace import MLOpsError
 
     with pytest.raises(
         MLOpsError, match=r"did not answer http://127\.0\.0\.1:\d+/health within 0\.5 s"

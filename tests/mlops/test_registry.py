@@ -12,6 +12,7 @@ import pytest
 from _mlops_support import TrackedE2E, make_package
 from mlflow import MlflowClient
 
+from cursus.mlops.project import MLOpsError
 from cursus.mlops.registry import (
     FolderRegistryView,
     MLflowRegistryView,
@@ -20,7 +21,6 @@ from cursus.mlops.registry import (
     register_packaged_model,
     resolve_packaged_model,
 )
-from cursus.mlops.workspace import MLOpsError
 from cursus.steps.spec import SCRIPTS_DIR
 
 sys.path.insert(0, str(SCRIPTS_DIR))

@@ -29,7 +29,7 @@ from cursus.cli.main import cli
 from cursus.core.compiler import PipelineDAGCompiler
 from cursus.core.config_file import default_configs, save_configs
 from cursus.mlops import serving
-from cursus.mlops.workspace import MLOpsError, Project, free_port
+from cursus.mlops.project import MLOpsError, Project, free_port
 from cursus.steps.spec import SCRIPTS_DIR
 
 MODEL_NAME = "serve-test"

@@ -15,8 +15,8 @@ from _mlops_support import TrackedE2E
 from mlflow import MlflowClient
 
 from cursus.backends.local import StepResult
-from cursus.core.plan import Plan, PlanStep
 from cursus.mlops.tracking import MLflowTracking, dag_digest, flatten, git_commit, mlflow_client
+from cursus.plan import Plan, PlanStep
 
 REPO = Path(__file__).resolve().parents[2]
 

@@ -7,13 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from cursus.mlops.workspace import (
-    MLOpsError,
-    Project,
-    default_registry_uri,
-    default_tracking_uri,
-    list_projects,
-)
+from cursus.mlops.project import MLOpsError, Project, list_projects
+from cursus.workspace import default_registry_uri, default_tracking_uri
 
 
 def test_first_load_creates_the_project_with_workspace_defaults(tmp_path: Path) -> None:
@@ -84,7 +79,7 @@ def test_registry_defaults_to_the_mlflow_store_when_mlflow_is_installed(tmp_path
 def test_without_mlflow_the_folder_registry_is_used(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import cursus.mlops.workspace as workspace
+    import cursus.mlops.project as workspace
 
     monkeypatch.setattr(workspace, "mlflow_available", lambda: False)
     assert default_registry_uri(tmp_path) == str(tmp_path.resolve() / "registry")

@@ -14,9 +14,9 @@ from click.testing import CliRunner
 
 from cursus.cli.main import cli
 from cursus.core.config_file import load_configs
-from cursus.core.plan import Plan
 from cursus.mods.registry import TemplateInfo, TemplateRegistry
 from cursus.pipeline_catalog.index import pipeline_ids
+from cursus.plan import Plan
 
 CURSUS = Path(sys.executable).with_name("cursus")
 

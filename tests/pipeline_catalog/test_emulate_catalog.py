@@ -101,7 +101,7 @@ def test_the_endpoint_in_the_image_twin_answers_as_cursus_serve_does(
 
     from cursus.backends.sagemaker.emulate import serve_in_twin
     from cursus.mlops import serving
-    from cursus.mlops.workspace import Project
+    from cursus.mlops.project import Project
 
     result = RESULTS.get("xgboost_complete_e2e")
     if result is None:

@@ -8,7 +8,6 @@ from pathlib import Path
 import pytest
 
 from cursus.core.config_file import load_configs
-from cursus.core.plan import Plan
 from cursus.mods.registry import TemplateRegistryReader
 from cursus.pipeline_catalog import (
     CatalogError,
@@ -21,6 +20,7 @@ from cursus.pipeline_catalog import (
     recommend_pipelines,
 )
 from cursus.pipeline_catalog.samples import SAMPLE_BUCKET, SAMPLE_ROLE
+from cursus.plan import Plan
 
 
 def test_pipelines_by_compiler_type() -> None:

@@ -378,9 +378,9 @@ def runs() -> None:
 
 def _records(workspace: str | None) -> Any:
     from cursus.backends.local.records import RunRecords
-    from cursus.backends.local.runner import default_workspace
+    from cursus.workspace import resolve_workspace
 
-    root = Path(workspace).resolve() if workspace else default_workspace()
+    root = resolve_workspace(workspace)
     if not (root / "runs.db").is_file():
         raise CursusError(f"no runs recorded in {root}; run a pipeline first or pass --workspace")
     return RunRecords(root / "runs.db")

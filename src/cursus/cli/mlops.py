@@ -30,7 +30,8 @@ def tracking_hooks(
     """The hooks `cursus run` adds: MLflow tracking, written by a background process so it costs
     the run almost nothing. Empty when disabled, or when MLflow is not installed and no URI was
     asked for."""
-    from cursus.mlops.workspace import MLOpsError, mlflow_available
+    from cursus.mlops.project import MLOpsError
+    from cursus.workspace import mlflow_available
 
     if not enabled:
         return []
@@ -59,7 +60,7 @@ def models() -> None:
 
 def _view(workspace: str | None, registry_uri: str | None) -> Any:
     from cursus.mlops.registry import open_registry_view
-    from cursus.mlops.workspace import default_registry_uri
+    from cursus.workspace import default_registry_uri
 
     return open_registry_view(registry_uri or default_registry_uri(workspace))
 
@@ -160,7 +161,7 @@ def mlops() -> None:
 @JSON
 def mlops_setup(project: str, workspace: str | None, as_json: bool) -> None:
     """Create the project (or show it when it exists): experiment, stores, remote, port."""
-    from cursus.mlops.workspace import Project
+    from cursus.mlops.project import Project
 
     proj = Project.load(project, workspace)
     proj.dvc_remote.mkdir(parents=True, exist_ok=True)
@@ -183,7 +184,7 @@ def mlops_setup(project: str, workspace: str | None, as_json: bool) -> None:
 @JSON
 def mlops_status(project: str, workspace: str | None, as_json: bool) -> None:
     """Each service of the project: up, down or not set up, and where."""
-    from cursus.mlops.workspace import Project
+    from cursus.mlops.project import Project
 
     report = service_status(Project.load(project, workspace))
     if as_json:
@@ -257,8 +258,8 @@ def mlops_register(
     as_json: bool,
 ) -> None:
     """Register a packaged model (model.tar.gz or a folder holding one) as a new version."""
+    from cursus.mlops.project import Project
     from cursus.mlops.registry import register_packaged_model
-    from cursus.mlops.workspace import Project
 
     proj = Project.load(project, workspace)
     record = register_packaged_model(

@@ -15,7 +15,7 @@ from cursus.backends.local.hooks import RunHooks
 
 if TYPE_CHECKING:
     from cursus.backends.local.runner import RunResult, StepResult
-    from cursus.core.plan import Plan, PlanStep
+    from cursus.plan import Plan, PlanStep
 
 STYLE = {
     "pending": "dim",

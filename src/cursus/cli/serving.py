@@ -20,7 +20,7 @@ JSON_OPTION = click.option("--json", "as_json", is_flag=True, help="print the re
 
 
 def _project(name: str, workspace: str | None) -> Any:
-    from cursus.mlops.workspace import Project
+    from cursus.mlops.project import Project
 
     return Project.load(name, workspace)
 
@@ -123,7 +123,7 @@ def data_status(
 def data_lineage(run_id: str | None, workspace: str | None, as_json: bool) -> None:
     """The data a run used (the latest run by default): source and content digest per input."""
     from cursus.mlops.data import data_inputs
-    from cursus.mlops.workspace import resolve_workspace
+    from cursus.workspace import resolve_workspace
 
     rows = data_inputs(resolve_workspace(workspace), run_id)
     if as_json:

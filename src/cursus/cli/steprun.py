@@ -39,7 +39,7 @@ def step_run(
 ) -> None:
     """Run STEP of the Plan file PLAN within run --run-id; its upstream steps must have succeeded."""
     from cursus.backends.local.runner import LocalRunner
-    from cursus.core.plan import Plan
+    from cursus.plan import Plan
 
     plan = Plan.load(plan_path)
     runner = LocalRunner(

@@ -15,10 +15,10 @@ from typing import Any
 
 from cursus.api.dag import PipelineDAG
 from cursus.core.config_file import Configs, check_configs_cover_dag, load_configs, read_configs
-from cursus.core.plan import Plan, PlanStep, training_step_upstream
 from cursus.core.resolver import Binding, node_specs, resolve
 from cursus.core.template import DynamicPipelineTemplate
 from cursus.errors import ConfigError, CursusError, SpecError, ValidationFailed
+from cursus.plan import Plan, PlanStep, training_step_upstream
 from cursus.steps.configs import BasePipelineConfig, config_field_value
 from cursus.steps.spec import EnvSource, StepSpec
 

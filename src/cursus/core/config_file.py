@@ -107,20 +107,35 @@ def _build_configs(data: dict[str, Any], source: str) -> tuple[Configs, list[Cur
                 )
             )
     configs: Configs = {}
+    # an unknown field several nodes carry (a first-system file repeats its own metadata in every
+    # node) is one line naming the nodes, not one line per node
+    unknown: dict[str, list[tuple[str, str, str, str | None]]] = {}
+    value_problems: list[CursusError] = []
     reported: set[str] = set()
     for node, class_name in types.items():
-        try:
-            configs[node] = _build_one(node, class_name, shared, specific.get(node, {}), source)
-        except CursusError as exc:
-            if str(exc) not in reported:  # a bad shared value fails every node the same way
-                reported.add(str(exc))
-                problems.append(exc)
+        config, node_unknown, node_problems = _build_one(
+            node, class_name, shared, specific.get(node, {}), source
+        )
+        step_type, _ = _split_or_none(node)
+        for name, hint in node_unknown:
+            unknown.setdefault(name, []).append((node, hint, class_name, step_type))
+        for problem in node_problems:
+            if str(problem) not in reported:  # a bad shared value fails every node the same way
+                reported.add(str(problem))
+                value_problems.append(problem)
+        if config is not None:
+            configs[node] = config
+    for name, found_in in unknown.items():
+        problems.append(_unknown_field_problem(source, name, found_in))
+    problems += value_problems
     return configs, problems
 
 
 def _build_one(
     node: str, class_name: str, shared: dict[str, Any], own: dict[str, Any], source: str
-) -> BasePipelineConfig:
+) -> tuple[BasePipelineConfig | None, list[tuple[str, str]], list[CursusError]]:
+    """The node's config (None when anything is wrong), its unknown fields as (field, hint), and
+    every other problem of its values: all of them, not only the first."""
     step_type, node_job_type = _split_or_none(node)
     cls = CONFIG_CLASSES.get(class_name)
     if cls is None:
@@ -129,41 +144,80 @@ def _build_one(
             if step_type
             else _hint(class_name, CONFIG_CLASSES) or f"; use one of: {', '.join(CONFIG_CLASSES)}"
         )
-        raise ConfigError(
+        problem = ConfigError(
             f"{source}: node '{node}' names config class '{class_name}', which does not exist{fix}"
         )
+        return None, [], [problem]
     fields = cls.model_fields
-    unknown = [k for k in own if k not in fields]
-    if unknown:
-        name = unknown[0]
-        fix = _hint(name, fields) or (
+    unknown = [(k, _hint(k, fields)) for k in own if k not in fields]
+    # the known values are still checked, so one run shows the bad values beside the unknown fields
+    values = {k: v for k, v in shared.items() if k in fields}
+    values |= {k: v for k, v in own.items() if k in fields}
+    if values.get("job_type") is None and node_job_type:
+        values["job_type"] = node_job_type
+    problems: list[CursusError] = []
+    try:
+        config = cls.model_validate(values)
+    except ValidationError as exc:
+        errors = exc.errors()
+        for err in errors:
+            field = err["loc"][0] if err["loc"] else None
+            where = "shared" if field in shared and field not in own else f"node '{node}',"
+            problems.append(ConfigError(f"{source}: {where} {describe_validation_error(err)}"))
+        job_type = values.get("job_type")
+        if isinstance(job_type, str) and not any(e["loc"][:1] == ("job_type",) for e in errors):
+            mismatch = _job_type_mismatch_of(node, job_type, node_job_type, source)
+            if mismatch:
+                problems.append(mismatch)
+        return None, unknown, problems
+    mismatch = _job_type_mismatch(node, config, node_job_type, source)
+    if mismatch:
+        problems.append(mismatch)
+    return (None if unknown or problems else config), unknown, problems
+
+
+def _unknown_field_problem(
+    source: str, name: str, found_in: list[tuple[str, str, str, str | None]]
+) -> ConfigError:
+    """One line for an unknown field, naming every node that has it under "specific".
+
+    `found_in` holds (node, hint, class name, step type) for each node."""
+    if len(found_in) == 1:
+        node, hint, class_name, step_type = found_in[0]
+        fix = hint or (
             f"; remove it (`cursus steps show {step_type}` lists the fields)"
             if step_type
             else "; remove it"
         )
-        raise ConfigError(f"{source}: node '{node}': unknown field '{name}' for {class_name}{fix}")
-    values = {k: v for k, v in shared.items() if k in fields} | own
-    if values.get("job_type") is None and node_job_type:
-        values["job_type"] = node_job_type
-    try:
-        config = cls.model_validate(values)
-    except ValidationError as exc:
-        err = exc.errors()[0]
-        field = err["loc"][0] if err["loc"] else None
-        where = "shared" if field in shared and field not in own else f"node '{node}',"
-        raise ConfigError(f"{source}: {where} {describe_validation_error(err)}") from None
-    mismatch = _job_type_mismatch(node, config, node_job_type, source)
-    if mismatch:
-        raise mismatch
-    return config
+        return ConfigError(f"{source}: node '{node}': unknown field '{name}' for {class_name}{fix}")
+    nodes = ", ".join(f"'{node}'" for node, _, _, _ in found_in)
+    hints = {hint for _, hint, _, _ in found_in}
+    if hints == {""}:
+        fix = "; remove it from each of them"
+    elif len(hints) == 1:
+        fix = hints.pop()
+    else:  # a close match differs by class: name it for each node that has one
+        close = ", ".join(
+            f"in '{node}' '{_close(name, CONFIG_CLASSES[class_name].model_fields)}'"
+            for node, hint, class_name, _ in found_in
+            if hint
+        )
+        fix = f"; did you mean: {close}? (otherwise remove it)"
+    return ConfigError(f"{source}: unknown field '{name}' in {len(found_in)} nodes ({nodes}){fix}")
 
 
 def _job_type_mismatch(
     node: str, config: BasePipelineConfig, node_job_type: str | None, source: str
 ) -> ConfigError | None:
-    if node_job_type and config.job_type not in (None, node_job_type):
+    return _job_type_mismatch_of(node, config.job_type, node_job_type, source)
+
+
+def _job_type_mismatch_of(
+    node: str, job_type: str | None, node_job_type: str | None, source: str
+) -> ConfigError | None:
+    if node_job_type and job_type not in (None, node_job_type):
         return ConfigError(
-            f"{source}: node '{node}', field 'job_type' is '{config.job_type}' but the node name says "
+            f"{source}: node '{node}', field 'job_type' is '{job_type}' but the node name says "
             f"'{node_job_type}'; make them agree (or leave job_type unset)"
         )
     return None
@@ -216,9 +270,14 @@ def check_configs_cover_dag(
     return problems
 
 
-def _hint(name: str, choices: Any) -> str:
+def _close(name: str, choices: Any) -> str | None:
     close = difflib.get_close_matches(name, list(choices), n=1)
-    return f"; did you mean '{close[0]}'?" if close else ""
+    return close[0] if close else None
+
+
+def _hint(name: str, choices: Any) -> str:
+    close = _close(name, choices)
+    return f"; did you mean '{close}'?" if close else ""
 
 
 # ---------------------------------------------------------------- writing

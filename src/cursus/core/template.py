@@ -14,7 +14,7 @@ from typing import Any
 
 from cursus.api.dag import PipelineDAG
 from cursus.core.config_file import Configs, load_configs
-from cursus.core.plan import Plan
+from cursus.plan import Plan
 
 
 class PipelineTemplateBase(ABC):

@@ -65,7 +65,7 @@ class SecurityHeaders:
 def create_app(workspace: str | Path | Sequence[str | Path] | None = None) -> FastAPI:
     """The dashboard over `workspace` (one folder, or several for the cross-project overview;
     default: the runner's default workspace)."""
-    from cursus.mlops.workspace import resolve_workspace
+    from cursus.workspace import resolve_workspace
 
     if workspace is None or isinstance(workspace, str | Path):
         roots = [resolve_workspace(workspace)]

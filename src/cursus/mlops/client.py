@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from cursus.mlops.workspace import DEFAULT_PROJECT, Project
+from cursus.mlops.project import DEFAULT_PROJECT, Project
 
 
 @dataclass

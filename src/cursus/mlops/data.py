@@ -26,13 +26,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from cursus.backends.local.hooks import RunHooks
-from cursus.mlops.workspace import MLOpsError, Project
+from cursus.mlops.project import MLOpsError, Project
 
 if TYPE_CHECKING:
     from dvc.repo import Repo
 
     from cursus.backends.local.runner import RunResult, StepResult
-    from cursus.core.plan import Plan, PlanStep
+    from cursus.plan import Plan, PlanStep
 
 log = logging.getLogger(__name__)
 

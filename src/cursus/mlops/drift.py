@@ -15,7 +15,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-from cursus.mlops.workspace import MLOpsError
+from cursus.mlops.project import MLOpsError
 from cursus.steps.spec import SCRIPTS_DIR
 
 SCRIPT = "drift_check.py"

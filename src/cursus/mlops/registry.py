@@ -20,12 +20,8 @@ from typing import Any
 from urllib.parse import urlparse
 from urllib.request import url2pathname
 
-from cursus.mlops.workspace import (
-    MLOpsError,
-    default_registry_uri,
-    mlflow_available,
-    resolve_workspace,
-)
+from cursus.mlops.project import MLOpsError
+from cursus.workspace import default_registry_uri, mlflow_available, resolve_workspace
 
 MODEL_ARCHIVE = "model.tar.gz"
 RECORD_FILE = "registration.json"

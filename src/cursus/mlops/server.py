@@ -21,7 +21,8 @@ from pathlib import Path
 from typing import Any
 
 from cursus.backends.local.processes import pid_alive
-from cursus.mlops.workspace import MLOpsError, free_port, mlflow_available, resolve_workspace
+from cursus.mlops.project import MLOpsError, free_port
+from cursus.workspace import mlflow_available, resolve_workspace
 
 HOST = "127.0.0.1"
 STATE_FILE = "mlflow-server.json"

@@ -42,7 +42,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
-from cursus.mlops.workspace import MLOpsError, Project
+from cursus.mlops.project import MLOpsError, Project
 
 if TYPE_CHECKING:
     from fastapi import FastAPI
@@ -498,7 +498,7 @@ def _port_free(port: int) -> bool:
 
 def _pick_port(project: Project) -> int:
     """The project's port when it is free, else any free one."""
-    from cursus.mlops.workspace import free_port
+    from cursus.mlops.project import free_port
 
     return project.serving_port if _port_free(project.serving_port) else free_port()
 

@@ -31,11 +31,11 @@ from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
 from cursus.backends.local.hooks import RunHooks
-from cursus.mlops.workspace import default_tracking_uri, resolve_workspace
+from cursus.workspace import default_tracking_uri, resolve_workspace
 
 if TYPE_CHECKING:
     from cursus.backends.local.runner import RunResult, StepResult
-    from cursus.core.plan import Plan, PlanStep
+    from cursus.plan import Plan, PlanStep
 
 log = logging.getLogger(__name__)
 

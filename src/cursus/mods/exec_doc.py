@@ -16,9 +16,9 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from cursus.core.plan import Plan
 from cursus.errors import ConfigError
 from cursus.files import read_json_file
+from cursus.plan import Plan
 
 SECRET_KEY = re.compile(
     r"(secret|password|passwd|token|api[_-]?key|credential|private[_-]?key)", re.IGNORECASE

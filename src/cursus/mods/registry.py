@@ -60,9 +60,9 @@ def default_registry_path() -> Path:
     env = os.environ.get("CURSUS_TEMPLATE_REGISTRY")
     if env:
         return Path(env)
-    from cursus.backends.local.runner import default_workspace
+    from cursus.workspace import resolve_workspace
 
-    return default_workspace() / "templates.db"
+    return resolve_workspace() / "templates.db"
 
 
 def _connect(path: Path) -> sqlite3.Connection:

@@ -15,9 +15,9 @@ from pathlib import Path
 from typing import Any
 
 from cursus.core.config_file import Configs, load_configs
-from cursus.core.plan import Plan
 from cursus.errors import ConfigError
 from cursus.pipeline_catalog.shared_dags.generic.deployment import create_dag
+from cursus.plan import Plan
 
 S3_URI = re.compile(r"^s3://[a-z0-9][a-z0-9.-]{1,61}[a-z0-9](/.*)?$")
 MODEL_NODE, MODEL_INPUT = "Package", "model_input"

@@ -35,9 +35,9 @@ def default_model_uri() -> str:
     trained model there)."""
     if os.environ.get(MODEL_URI_ENV):
         return os.environ[MODEL_URI_ENV]
-    from cursus.backends.local.runner import default_workspace
+    from cursus.workspace import resolve_workspace
 
-    return str(default_workspace() / "models" / "latest")
+    return str(resolve_workspace() / "models" / "latest")
 
 
 def sample_configs(

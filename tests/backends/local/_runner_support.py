@@ -18,7 +18,7 @@ from cursus.backends.local.records import RunRecords
 from cursus.backends.local.store import ArtifactStore
 from cursus.core.compiler import PipelineDAGCompiler
 from cursus.core.config_file import default_configs, save_configs
-from cursus.core.plan import Plan
+from cursus.plan import Plan
 
 CURSUS = str(Path(sys.executable).with_name("cursus"))
 SMALL_SOURCE = "sklearn:breast_cancer"

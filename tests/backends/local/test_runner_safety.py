@@ -13,8 +13,8 @@ from _runner_support import assert_store_verifies, statuses, write_config, write
 
 from cursus.backends.local import LocalRunner, run_pipeline
 from cursus.backends.local.store import tree_digest
-from cursus.core.plan import Plan
 from cursus.errors import PlanError
+from cursus.plan import Plan
 
 NASTY = "; rm -rf x $(touch pwned) `touch pwned2` | touch pwned3 && echo 'q\"uote' > pwned4 #"
 

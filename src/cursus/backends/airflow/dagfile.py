@@ -7,8 +7,8 @@ import sys
 from datetime import timedelta
 from pathlib import Path
 
-from cursus.core.plan import Plan
 from cursus.errors import ConfigError
+from cursus.plan import Plan
 
 DAG_ID = re.compile(r"^[A-Za-z0-9_.-]{1,250}$")
 PRESETS = {

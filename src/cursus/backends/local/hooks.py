@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from cursus.backends.local.runner import RunResult, StepResult
-    from cursus.core.plan import Plan, PlanStep
+    from cursus.plan import Plan, PlanStep
 
 
 class RunHooks:

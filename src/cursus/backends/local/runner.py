@@ -26,9 +26,10 @@ from cursus.backends.local import launch
 from cursus.backends.local.hooks import RunHooks
 from cursus.backends.local.records import RunRecords
 from cursus.backends.local.store import ArtifactStore, tree_digest
-from cursus.core.plan import Plan, PlanStep
 from cursus.errors import PlanError, RunError
+from cursus.plan import Plan, PlanStep
 from cursus.steps.spec import SCRIPTS_DIR
+from cursus.workspace import default_registry_uri, resolve_workspace
 
 # config fields that change how a step is run, not what it produces
 NOT_IN_CACHE_KEY = {
@@ -41,10 +42,6 @@ NOT_IN_CACHE_KEY = {
 LOG_TAIL_LINES = 15
 RUN_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:+-]{0,200}$")
 _forkserver_lock = threading.Lock()
-
-
-def default_workspace() -> Path:
-    return Path(os.environ.get("CURSUS_WORKSPACE", ".cursus")).resolve()
 
 
 @dataclass
@@ -93,13 +90,13 @@ class LocalRunner:
         registry_uri: str | None = None,
     ) -> None:
         self.plan = plan
-        self.workspace = Path(workspace).resolve() if workspace else default_workspace()
+        self.workspace = resolve_workspace(workspace)
         self.workers = max(1, workers or os.cpu_count() or 1)
         self.use_cache = use_cache
         self.hooks = list(hooks)
         self.store = ArtifactStore(self.workspace / "artifacts")
         self.records = RunRecords(self.workspace / "runs.db")
-        self.registry_uri = registry_uri or _default_registry_uri(self.workspace)
+        self.registry_uri = registry_uri or default_registry_uri(self.workspace)
         self._check_plan()
 
     # ------------------------------------------------------------------ run
@@ -547,13 +544,6 @@ def _context(frameworks: Iterable[str]) -> Any:
             ctx.set_forkserver_preload([*modules, "cursus.backends.local.launch"])
             _contexts["forkserver"] = ctx
         return _contexts["forkserver"]
-
-
-def _default_registry_uri(workspace: Path) -> str:
-    """The workspace's MLflow store when MLflow is installed, its folder registry otherwise."""
-    from cursus.mlops.workspace import default_registry_uri
-
-    return default_registry_uri(workspace)
 
 
 def _read_json(path: Path) -> dict[str, Any]:

@@ -22,7 +22,7 @@ from cursus.backends.sagemaker.errors import (
     SageMakerConfigError,
     SageMakerUnavailable,
 )
-from cursus.core.plan import Plan
+from cursus.plan import Plan
 
 __all__ = [
     "STANDARD_PARAMETERS",

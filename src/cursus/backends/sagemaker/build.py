@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import importlib
 import json
 import weakref
 from collections.abc import Iterator
@@ -24,10 +25,11 @@ from typing import Any
 from cursus.backends.sagemaker import preflight
 from cursus.backends.sagemaker.code import CODE_DIR, CodeObject, launcher, source_bundle
 from cursus.backends.sagemaker.errors import SageMakerConfigError
-from cursus.backends.sagemaker.preflight import FRAMEWORKS, Target
+from cursus.backends.sagemaker.preflight import Target
 from cursus.backends.sagemaker.sdk import load_sdk, offline_session, quiet_sdk
-from cursus.core.plan import Plan, PlanStep, training_step_upstream
 from cursus.errors import CursusError
+from cursus.frameworks import FRAMEWORKS, FrameworkError, get_framework, model_frameworks
+from cursus.plan import Plan, PlanStep, training_step_upstream
 
 # Pipeline parameters every compiled pipeline declares, and what they do.
 TEMP_DIR = "ExecutionTempDir"  # S3 prefix for step outputs: <prefix>/<execution id>/<node>/<output>
@@ -196,10 +198,6 @@ class _Source:
     archive: bool = False
 
 
-# container versions for a model trained outside the pipeline (as the training configs default)
-DEFAULT_FRAMEWORK_VERSIONS = {"xgboost": ("1.7-1", "py3"), "pytorch": ("2.1", "py310")}
-
-
 class _Builder:
     def __init__(self, plan: Plan, target: Target, session: Any, defaults: dict[str, Any]):
         self.plan = plan
@@ -323,8 +321,14 @@ class _Builder:
         )
 
     def _framework(self, step: PlanStep) -> tuple[str, str]:
-        version, py = FRAMEWORKS[step.framework]
-        return step.config.get("framework_version") or version, step.config.get("py_version") or py
+        """framework_version and py_version: the node's, else its framework's default image."""
+        framework = get_framework(step.framework, f"node {step.name}")
+        version = step.config.get("framework_version")
+        try:
+            image = framework.image_version(version)
+        except FrameworkError:  # a version the table lacks may still be one the SDK has
+            return str(version), step.config.get("py_version") or framework.default.py_version
+        return image.version, step.config.get("py_version") or image.py_version
 
     # ------------------------------------------------------------ inputs
 
@@ -462,19 +466,12 @@ class _Builder:
         }
         if self.vpc:
             kwargs["network_config"] = NetworkConfig(**self._network())
+        framework = FRAMEWORKS[step.framework]
         with _framework_errors(step):  # each framework's SDK module imported only when used
-            if step.framework == "xgboost":
-                from sagemaker.xgboost.processing import XGBoostProcessor
-
-                return XGBoostProcessor(**kwargs)
-            if step.framework == "pytorch":
-                from sagemaker.pytorch.processing import PyTorchProcessor
-
-                return PyTorchProcessor(**kwargs)
-            from sagemaker.processing import FrameworkProcessor
-            from sagemaker.sklearn.estimator import SKLearn
-
-            return FrameworkProcessor(estimator_cls=SKLearn, **kwargs)
+            processor = _sdk_class(framework.processor)
+            if processor.__name__ == "FrameworkProcessor":
+                kwargs["estimator_cls"] = _sdk_class(framework.estimator)
+            return processor(**kwargs)
 
     # ------------------------------------------------------------ training
 
@@ -528,13 +525,7 @@ class _Builder:
         if self.vpc:
             kwargs.update(self._network())
         with _framework_errors(step):
-            if step.framework == "xgboost":
-                from sagemaker.xgboost import XGBoost
-
-                return XGBoost(**kwargs)
-            from sagemaker.pytorch import PyTorch
-
-            return PyTorch(**kwargs)
+            return _sdk_class(FRAMEWORKS[step.framework].estimator)(**kwargs)
 
     # ------------------------------------------------------------ model + registry
 
@@ -596,7 +587,7 @@ class _Builder:
             sample_payload_url=self._archive_in(step, payload, "payload") if payload else None,
             domain="MACHINE_LEARNING",
             task="CLASSIFICATION",
-            framework=trained.framework.upper(),
+            framework=FRAMEWORKS[trained.framework].registry_name or trained.framework.upper(),
             framework_version=version,
         )
         register = ModelStep(name=step.name, step_args=register_args, **options)
@@ -609,19 +600,21 @@ class _Builder:
             return upstream
         framework = step.config.get("model_framework")
         if framework:  # a model trained elsewhere: the config says what serves it
-            version = (
+            image = get_framework(framework, f"node {step.name}").image_version(
                 step.config.get("model_framework_version")
-                or DEFAULT_FRAMEWORK_VERSIONS[framework][0]
             )
-            py_version = DEFAULT_FRAMEWORK_VERSIONS[framework][1]
-            config = {**step.config, "framework_version": version, "py_version": py_version}
+            config = {
+                **step.config,
+                "framework_version": image.version,
+                "py_version": image.py_version,
+            }
             return dataclasses.replace(step, framework=framework, config=config)
         raise SageMakerConfigError(
             step.name,
             "inputs",
             "has no training step upstream; registering a model needs the framework it was "
-            "trained with (XGBoostTraining or PyTorchTraining) to pick the serving image: add the "
-            "training step, or set model_framework (xgboost or pytorch) in this node's config",
+            "trained with to pick the serving image: add the training step, or set "
+            f"model_framework ({' or '.join(model_frameworks())}) in this node's config",
         )
 
     def _image(self, step: PlanStep, scope: str, instance_type: str | None = None) -> str:
@@ -631,8 +624,19 @@ class _Builder:
         instance_type = instance_type or step.config.get("instance_type", "ml.m5.xlarge")
         with _framework_errors(step):
             return image_uri(
-                step.framework, self.target.region, version, py_version, instance_type, scope
+                get_framework(step.framework, f"node {step.name}").image,
+                self.target.region,
+                version,
+                py_version,
+                instance_type,
+                scope,
             )
+
+
+def _sdk_class(path: str) -> Any:
+    """A SageMaker SDK class named `module:Class` in the framework table, imported on first use."""
+    module, _, name = path.partition(":")
+    return getattr(importlib.import_module(module), name)
 
 
 @cache
@@ -663,7 +667,7 @@ def _framework_errors(step: PlanStep) -> Iterator[None]:
         if not text.startswith("Unsupported"):
             raise
         field = "region" if text.startswith("Unsupported region") else "framework_version"
-        version = step.config.get("framework_version") or FRAMEWORKS[step.framework][0]
+        version = step.config.get("framework_version") or FRAMEWORKS[step.framework].default.version
         supported = text.partition("Supported ")[2].rstrip(".")
         raise SageMakerConfigError(
             step.name,

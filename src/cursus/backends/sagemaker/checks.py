@@ -27,7 +27,7 @@ from cursus.backends.sagemaker.preflight import (
     STEP_NAME,
     STEP_SUFFIXES,
 )
-from cursus.core.plan import Plan
+from cursus.plan import Plan
 
 EXECUTION_VARIABLES = {
     "PipelineExecutionId",

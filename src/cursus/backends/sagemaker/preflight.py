@@ -17,8 +17,9 @@ from typing import Any
 
 from cursus.backends.sagemaker.errors import SageMakerConfigError
 from cursus.backends.sagemaker.instance_types import INSTANCE_FAMILIES, INSTANCE_TYPES
-from cursus.core.plan import Plan, PlanStep
 from cursus.errors import CursusError, ValidationFailed
+from cursus.frameworks import FRAMEWORKS
+from cursus.plan import Plan, PlanStep
 
 PIPELINE_NAME = re.compile(r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,255}$")
 STEP_NAME = re.compile(r"^[A-Za-z0-9\-_]{1,64}$")
@@ -40,13 +41,6 @@ STEP_SUFFIXES: dict[str, tuple[str, ...]] = {
     "register": ("-Model-CreateModel", "-RegisterModel"),
 }
 
-# framework -> (default framework_version, default py_version) of its SageMaker containers
-FRAMEWORKS: dict[str, tuple[str, str]] = {
-    "sklearn": ("1.2-1", "py3"),
-    "xgboost": ("1.7-1", "py3"),
-    "pytorch": ("2.1", "py310"),
-}
-TRAINING_FRAMEWORKS = ("xgboost", "pytorch")
 TRAINING_CHANNEL_ROOT = "/opt/ml/input/data/"
 TRAINING_OUTPUTS = ("/opt/ml/model", "/opt/ml/output/data")
 PROCESSING_ROOT = "/opt/ml/processing/"
@@ -263,13 +257,11 @@ def _check_step(step: PlanStep, problems: list[CursusError]) -> None:
     if step.job_kind == "register":
         _check_model_package_group(step, refuse)
         return
-    if step.framework not in FRAMEWORKS or (
-        step.job_kind == "training" and step.framework not in TRAINING_FRAMEWORKS
-    ):
-        choices = TRAINING_FRAMEWORKS if step.job_kind == "training" else tuple(FRAMEWORKS)
+    if step.framework not in FRAMEWORKS:
         refuse(
             "framework",
-            f"(of the spec) is {step.framework!r}; {step.job_kind} steps run on {', '.join(choices)}",
+            f"(of the spec) is {step.framework!r}, which the framework table does not have; "
+            f"known: {', '.join(sorted(FRAMEWORKS))}",
         )
     inputs = contract_inputs(step)
     if inputs is None:

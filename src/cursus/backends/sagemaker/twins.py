@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from cursus.errors import CursusError
+from cursus.frameworks import FRAMEWORKS
 
 TWINS_DIR_ENV = "CURSUS_TWINS_DIR"
 READY_FILE = "cursus-twin.json"
@@ -58,88 +59,26 @@ class Twin:
         return hashlib.sha256(text.encode()).hexdigest()[:12]
 
 
-# Pins of the packages a step script or the serving toolkit imports; servers (nginx, gunicorn's
-# workers, multi-model-server, Java) are left out: a twin runs scripts, not endpoints.
+# Pins of the packages a step script or the serving toolkit imports, from the framework table;
+# servers (nginx, gunicorn's workers, multi-model-server, Java) are left out: a twin runs
+# scripts, not endpoints.
 TWINS: dict[tuple[str, str], Twin] = {
-    ("sklearn", "1.2-1"): Twin(
-        framework="sklearn",
-        version="1.2-1",
-        python="3.9",
-        oldest_python="3.8",
-        packages=(
-            "pandas==1.1.3",
-            "scikit-learn==1.2.1",
-            "scipy==1.8.0",
-            "numpy==1.24.1",
-            "pyarrow==14.0.1",
-            "boto3==1.28.57",
-            "botocore>=1.31.57,<1.32.0",
-            "python-dateutil==2.8.1",
-            "six==1.15.0",
-            "psutil==5.7.2",
-            "protobuf==3.20.2",
-            "sagemaker-training==4.8.0",
-            "sagemaker-inference==1.2.0",
-            "setuptools<70",
-        ),
-        source="aws/sagemaker-scikit-learn-container, branch 1.2-1",
-    ),
-    ("xgboost", "1.7-1"): Twin(
-        framework="xgboost",
-        version="1.7-1",
-        python="3.9",
-        oldest_python="3.8",
-        packages=(
-            "xgboost==1.7.4",
-            "pandas==1.2.4",
-            "scikit-learn==0.24.1",
-            "scipy==1.8.0",
-            "numpy==1.24.1",
-            "matplotlib==3.4.1",
-            "Pillow==9.1.1",
-            "pyarrow==14.0.1",
-            "boto3==1.17.52",
-            "botocore==1.20.52",
-            "python-dateutil==2.8.1",
-            "PyYAML==5.4.1",
-            "protobuf==3.20.1",
-            "psutil==5.6.7",
-            "retrying==1.3.3",
-            "requests==2.29.0",
-            "urllib3==1.26.5",
-            "sagemaker-containers==2.8.6.post2",
-            "sagemaker-inference==1.5.5",
-            "Flask==1.1.1",
-            "Werkzeug==0.15.6",
-            "jinja2==2.11.3",
-            "MarkupSafe==1.1.1",
-            "itsdangerous==2.0.1",
-            "gevent==23.9.1",
-            "setuptools<70",
-        ),
-        source="aws/sagemaker-xgboost-container, branch 1.7-1",
-    ),
-    ("pytorch", "2.1"): Twin(
-        framework="pytorch",
-        version="2.1",
-        python="3.10",
-        oldest_python="3.10",
-        packages=("torch==2.1.0", "numpy==1.26.4", "pandas==2.1.4", "sagemaker-training"),
-        source="aws/deep-learning-containers, PyTorch 2.1 CPU training and inference",
-        unavailable=(
-            "torch 2.1 on PyPI is only the CUDA build (about 2.5 GB of nvidia wheels); its CPU "
-            "build lives on PyTorch's own index, which this machine cannot reach"
-        ),
-    ),
+    (framework.name, image.version): Twin(
+        framework=framework.name,
+        version=image.version,
+        python=image.python,
+        oldest_python=image.oldest_python,
+        packages=image.packages,
+        source=image.source,
+        unavailable=image.unavailable,
+    )
+    for framework in FRAMEWORKS.values()
+    for image in framework.images
+    if image.packages
 }
 
 # ECR repository of a framework image -> cursus' framework name
-IMAGE_REPOSITORIES = {
-    "sagemaker-scikit-learn": "sklearn",
-    "sagemaker-xgboost": "xgboost",
-    "pytorch-training": "pytorch",
-    "pytorch-inference": "pytorch",
-}
+IMAGE_REPOSITORIES = {repo: f.name for f in FRAMEWORKS.values() for repo in f.repositories}
 _IMAGE = re.compile(r"^[^/]+/(?P<repo>[^:@]+)[:](?P<tag>.+)$")
 
 

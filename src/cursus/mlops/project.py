@@ -17,6 +17,11 @@ from pathlib import Path
 from typing import Any
 
 from cursus.errors import CursusError
+from cursus.workspace import (
+    default_registry_uri,
+    default_tracking_uri,
+    resolve_workspace,
+)
 
 PROJECT_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}")
 DEFAULT_PROJECT = "default"
@@ -24,20 +29,6 @@ DEFAULT_PROJECT = "default"
 
 class MLOpsError(CursusError):
     """An MLOps service (tracking, registry, data, serving) cannot do what was asked."""
-
-
-def resolve_workspace(workspace: str | Path | None = None) -> Path:
-    """`workspace`, or the runner's default (CURSUS_WORKSPACE or ./.cursus), as an absolute path."""
-    if workspace is not None:
-        return Path(workspace).expanduser().resolve()
-    from cursus.backends.local.runner import default_workspace
-
-    return default_workspace()
-
-
-def default_tracking_uri(workspace: str | Path | None = None) -> str:
-    """The embedded store: an SQLite file in the workspace."""
-    return f"sqlite:///{resolve_workspace(workspace) / 'mlflow.db'}"
 
 
 def free_port(avoid: set[int] | frozenset[int] = frozenset()) -> int:
@@ -165,20 +156,3 @@ def list_projects(workspace: str | Path | None = None) -> list[Project]:
         except (OSError, ValueError, TypeError, KeyError):
             continue  # a half-written or foreign file is not a project
     return found
-
-
-def mlflow_available() -> bool:
-    import importlib.util
-
-    return importlib.util.find_spec("mlflow") is not None
-
-
-def default_registry_uri(
-    workspace: str | Path | None = None, tracking_uri: str | None = None
-) -> str:
-    """The MLflow store (`tracking_uri`, else the workspace's SQLite file) when MLflow is
-    installed; the folder registry `<workspace>/registry` otherwise."""
-    root = resolve_workspace(workspace)
-    if mlflow_available():
-        return tracking_uri or default_tracking_uri(root)
-    return str(root / "registry")
