@@ -11,7 +11,26 @@ from typing import Any
 from cursus.errors import PlanError
 from cursus.files import read_json_file
 
-PLAN_FORMAT = 1
+PLAN_FORMAT = 2
+
+
+def dag_digest(dag: dict[str, Any]) -> str:
+    """The one digest of a DAG: sha256 of its canonical JSON ({"nodes", "edges", ...} as
+    `PipelineDAG.to_dict()["dag"]` and `Plan.dag` hold it)."""
+    return hashlib.sha256(json.dumps(dag, sort_keys=True).encode()).hexdigest()
+
+
+@dataclass
+class RunSettings:
+    """How a step is run, with every default applied once, by the compiler."""
+
+    instance_type: str = "ml.m5.xlarge"
+    instance_count: int = 1
+    volume_size_gb: int = 30
+    max_runtime_seconds: int = 86400
+    retries: int = 0  # extra attempts after a failure
+    retry_backoff_seconds: float = 1.0
+    cache: bool = True
 
 
 @dataclass
@@ -25,11 +44,23 @@ class PlanStep:
     config: dict[str, Any]
     inputs: dict[str, dict[str, Any]]
     outputs: dict[str, dict[str, Any]]
-    script: dict[str, Any]  # entry_point, sha256 (script + shared modules), requirements
+    # folder (the step unit's), entry_point, files (what the job runs with, the entry point
+    # first: every one in `folder`), sha256 (of those files), requirements, bundle
+    script: dict[str, Any]
     spec_digest: str
     env: dict[str, str] = field(default_factory=dict)
     runtime_env: dict[str, str] = field(default_factory=dict)
     job_args: dict[str, Any] = field(default_factory=dict)
+    input_paths: dict[str, str] = field(default_factory=dict)  # input name -> container path
+    settings: RunSettings = field(default_factory=RunSettings)
+
+    @property
+    def script_folder(self) -> Path:
+        return Path(self.script["folder"])
+
+    @property
+    def script_path(self) -> Path:
+        return self.script_folder / self.script["entry_point"]
 
 
 def training_step_upstream(step: PlanStep, steps: dict[str, PlanStep]) -> PlanStep | None:
@@ -73,7 +104,7 @@ class Plan:
         # the same JSON as to_dict() gives, without asdict's deep copy (a third of the time of a
         # large compile): json only reads the step dicts
         data = {f.name: getattr(self, f.name) for f in fields(self)}
-        data["steps"] = [vars(step) for step in self.steps]
+        data["steps"] = [{**vars(step), "settings": vars(step.settings)} for step in self.steps]
         return json.dumps(data, indent=2, sort_keys=True) + "\n"
 
     @property
@@ -93,7 +124,10 @@ class Plan:
                 f"{source}: not a Cursus plan of format {PLAN_FORMAT}; recompile it with `cursus compile`"
             )
         try:
-            steps = [PlanStep(**s) for s in data["steps"]]
+            steps = [
+                PlanStep(**{**s, "settings": RunSettings(**s.get("settings", {}))})
+                for s in data["steps"]
+            ]
             return cls(
                 pipeline=data["pipeline"],
                 dag=data["dag"],

@@ -17,7 +17,7 @@ from cursus.cli.main import cli
 from cursus.core.compiler import compile_plan
 from cursus.core.config_file import load_configs, save_configs
 from cursus.plan import Plan
-from cursus.steps.registry import step_types
+from cursus.steps.library import step_library
 
 CURSUS = Path(sys.executable).with_name("cursus")
 
@@ -245,8 +245,14 @@ def test_dag_explain_shows_unbound_optional_inputs_and_explicit_uris(tmp_path: P
 def test_steps_list_shows_every_step_type() -> None:
     code, out = run("steps", "list")
     assert code == 0
-    lines = out.splitlines()
-    assert [line.split()[0] for line in lines] == sorted(step_types())
+    lines = [line for line in out.splitlines() if not line.startswith(" ")]
+    assert [line.split()[0] for line in lines] == sorted(step_library().units)
+    assert all(line.split()[-1] == "bundled" for line in lines)
+    code, out = run("steps", "list", "--json")
+    rows = json.loads(out)
+    assert {r["step_type"]: r["origin"] for r in rows} == {
+        name: "bundled" for name in step_library().units
+    }
     package = next(line for line in lines if line.startswith("Package "))
     assert package.split() == [
         "Package",

@@ -23,9 +23,9 @@ from cursus.errors import (
     SpecError,
     ValidationFailed,
 )
-from cursus.steps import registry
-from cursus.steps.registry import split_node_name
-from cursus.steps.spec import SPECS_DIR, load_specs
+from cursus.steps import library
+from cursus.steps.library import BUNDLED_LIBRARY as SPECS_DIR
+from cursus.steps.library import UnitSource, build_library, split_node_name
 
 BAD = Path(__file__).parent / "bad_inputs"
 
@@ -101,27 +101,27 @@ CONFIG_CASES = [
 ]
 
 SPEC_CASES = [
-    Case("specs/missing_field.yaml", SpecError, ("missing_field.yaml", "'framework'"), "is required; add it"),
-    Case("specs/bad_job_kind.yaml", SpecError, ("bad_job_kind.yaml", "'job_kind'", "'batch'"), "should be 'processing', 'training'"),
-    Case("specs/contract_missing_input.yaml", SpecError, ("contract_missing_input.yaml", "'contract.inputs'", "calibration_model"), "add one for each"),
-    Case("specs/contract_extra_output.yaml", SpecError, ("contract_extra_output.yaml", "'contract.outputs'", "'report'"), "remove them or declare them"),
-    Case("specs/invalid_yaml.yaml", SpecError, ("invalid_yaml.yaml", "line "), "fix the syntax"),
-    Case("specs/not_a_mapping.yaml", SpecError, ("not_a_mapping.yaml"), "a spec is a YAML mapping with step_type"),
-    Case("specs/empty.yaml", SpecError, ("empty.yaml",), "a spec is a YAML mapping with step_type"),
-    Case("specs/duplicate_input_names.yaml", SpecError, ("duplicate_input_names.yaml", "'inputs'", "'model_input'"), "give each its own name"),
-    Case("specs/duplicate_output_names.yaml", SpecError, ("duplicate_output_names.yaml", "'outputs'", "'packaged_model'"), "give each its own name"),
-    Case("specs/output_name_slash.yaml", SpecError, ("output_name_slash.yaml", "'outputs[0].name'", "'model/packaged'"), "use up to 64 letters, digits and underscores"),
-    Case("specs/output_name_dotdot.yaml", SpecError, ("output_name_dotdot.yaml", "'outputs[0].name'", "'..'"), "use up to 64 letters, digits and underscores"),
-    Case("specs/container_path_outside.yaml", SpecError, ("container_path_outside.yaml", "'contract.outputs'", "'/tmp/packaged_model'"), "must lie under /opt/ml/"),
-    Case("specs/container_path_climbs.yaml", SpecError, ("container_path_climbs.yaml", "'contract.outputs'", "'/opt/ml/processing/../../../etc'"), "not climb out with '..'"),
-    Case("specs/unknown_field.yaml", SpecError, ("unknown_field.yaml", "'timeout_seconds'"), "remove it or correct its spelling"),
-    Case("specs/input_missing_kind.yaml", SpecError, ("input_missing_kind.yaml", "'inputs[0].kind'"), "is required; add it"),
-    Case("specs/required_not_bool.yaml", SpecError, ("required_not_bool.yaml", "'inputs[1].required'", "'sometimes'"), "should be a valid boolean"),
-    Case("specs/env_two_sources.yaml", SpecError, ("env_two_sources.yaml", "'contract.env.MODEL_NAME'"), "give exactly one of 'config' or 'runtime'"),
-    Case("specs/duplicate_step_type.yaml", SpecError, ("duplicate_step_type.yaml", "'XGBoostTraining'", "xgboost_training.yaml"), "keep one spec file per step type"),
-    Case("specs/unknown_config_class.yaml", SpecError, ("unknown_config_class.yaml", "'config_class'", "'PackagingConfig'"), "use one of: BasePipelineConfig"),
-    Case("specs/contract_reads_unknown_config_field.yaml", SpecError, ("contract_reads_unknown_config_field.yaml", "'contract.env.COMPRESSION'", "'compression_level'"), "use one of its fields"),
-    Case("specs/unknown_compatible_source.yaml", SpecError, ("unknown_compatible_source.yaml", "'inputs.model_input.compatible_sources'", "'LightGBMTraining'"), "use names from:"),
+    Case("specs/missing_field.step.yaml", SpecError, ("missing_field.step.yaml", "'framework'"), "is required; add it"),
+    Case("specs/bad_job_kind.step.yaml", SpecError, ("bad_job_kind.step.yaml", "'job_kind'", "'batch'"), "should be 'processing', 'training'"),
+    Case("specs/contract_missing_input.step.yaml", SpecError, ("contract_missing_input.step.yaml", "'contract.inputs'", "calibration_model"), "add one for each"),
+    Case("specs/contract_extra_output.step.yaml", SpecError, ("contract_extra_output.step.yaml", "'contract.outputs'", "'report'"), "remove them or declare them"),
+    Case("specs/invalid_yaml.step.yaml", SpecError, ("invalid_yaml.step.yaml", "line "), "fix the syntax"),
+    Case("specs/not_a_mapping.step.yaml", SpecError, ("not_a_mapping.step.yaml"), "a spec is a YAML mapping with step_type"),
+    Case("specs/empty.step.yaml", SpecError, ("empty.step.yaml",), "a spec is a YAML mapping with step_type"),
+    Case("specs/duplicate_input_names.step.yaml", SpecError, ("duplicate_input_names.step.yaml", "'inputs'", "'model_input'"), "give each its own name"),
+    Case("specs/duplicate_output_names.step.yaml", SpecError, ("duplicate_output_names.step.yaml", "'outputs'", "'packaged_model'"), "give each its own name"),
+    Case("specs/output_name_slash.step.yaml", SpecError, ("output_name_slash.step.yaml", "'outputs[0].name'", "'model/packaged'"), "use up to 64 letters, digits and underscores"),
+    Case("specs/output_name_dotdot.step.yaml", SpecError, ("output_name_dotdot.step.yaml", "'outputs[0].name'", "'..'"), "use up to 64 letters, digits and underscores"),
+    Case("specs/container_path_outside.step.yaml", SpecError, ("container_path_outside.step.yaml", "'contract.outputs'", "'/tmp/packaged_model'"), "must lie under /opt/ml/"),
+    Case("specs/container_path_climbs.step.yaml", SpecError, ("container_path_climbs.step.yaml", "'contract.outputs'", "'/opt/ml/processing/../../../etc'"), "not climb out with '..'"),
+    Case("specs/unknown_field.step.yaml", SpecError, ("unknown_field.step.yaml", "'timeout_seconds'"), "remove it or correct its spelling"),
+    Case("specs/input_missing_kind.step.yaml", SpecError, ("input_missing_kind.step.yaml", "'inputs[0].kind'"), "is required; add it"),
+    Case("specs/required_not_bool.step.yaml", SpecError, ("required_not_bool.step.yaml", "'inputs[1].required'", "'sometimes'"), "should be a valid boolean"),
+    Case("specs/env_two_sources.step.yaml", SpecError, ("env_two_sources.step.yaml", "'contract.env.MODEL_NAME'"), "give exactly one of 'config' or 'runtime'"),
+    Case("specs/duplicate_step_type.step.yaml", SpecError, ("duplicate_step_type.step.yaml", "'XGBoostTraining'", "xgboost_training.step.yaml"), "keep one spec file per step type"),
+    Case("specs/unknown_config_class.step.yaml", SpecError, ("unknown_config_class.step.yaml", "'config_class'", "'PackagingConfig'"), "derived from cursus.steps.configs.BasePipelineConfig; define it there"),
+    Case("specs/contract_reads_unknown_config_field.step.yaml", SpecError, ("contract_reads_unknown_config_field.step.yaml", "'contract.env.COMPRESSION'", "'compression_level'"), "use one of its fields"),
+    Case("specs/unknown_compatible_source.step.yaml", SpecError, ("unknown_compatible_source.step.yaml", "'inputs.model_input.compatible_sources'", "'LightGBMTraining'"), "use names from:"),
 ]
 # fmt: on
 
@@ -173,7 +173,7 @@ def _spec_dir(case: Case, tmp_path: Path) -> Path:
     spec_dir = tmp_path / "specs"
     shutil.copytree(SPECS_DIR, spec_dir)
     if case.file != "specs/duplicate_step_type.yaml":
-        (spec_dir / "package.yaml").unlink()
+        (spec_dir / "package.step.yaml").unlink()
     shutil.copy(case.path, spec_dir)
     return spec_dir
 
@@ -219,7 +219,7 @@ def test_bad_pipeline_input_on_the_command_line(case: Case, tmp_path: Path) -> N
 @pytest.mark.parametrize("case", SPEC_CASES, ids=str)
 def test_bad_spec(case: Case, tmp_path: Path) -> None:
     with pytest.raises(CursusError) as info:
-        registry.build_step_types(load_specs(_spec_dir(case, tmp_path)))
+        build_library([UnitSource(_spec_dir(case, tmp_path), "test")])
     _assert_message(case, info.value)
 
 
@@ -228,9 +228,8 @@ def test_bad_spec_on_the_command_line(
     case: Case, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     spec_dir = _spec_dir(case, tmp_path)
-    monkeypatch.setattr(
-        registry, "step_types", lambda: registry.build_step_types(load_specs(spec_dir))
-    )
+    monkeypatch.setattr(library, "BUNDLED_LIBRARY", spec_dir)
+    monkeypatch.setattr(library, "_cache", {})
     _assert_cli(CliRunner().invoke(cli, ["steps", "list"]))
 
 

@@ -147,9 +147,10 @@ def test_plan_summary_and_unknown_steps() -> None:
     ("content", "message"),
     [
         ("{", "not valid JSON"),
-        ('{"format": 99}', "not a Cursus plan of format 1"),
-        ('{"format": 1, "steps": []}', "malformed plan"),
-        ('{"format": 1, "pipeline": {}, "dag": {}, "steps": [{"name": "x"}]}', "malformed plan"),
+        ('{"format": 99}', "not a Cursus plan of format 2"),
+        ('{"format": 1}', "not a Cursus plan of format 2"),  # before the Plan carried scripts
+        ('{"format": 2, "steps": []}', "malformed plan"),
+        ('{"format": 2, "pipeline": {}, "dag": {}, "steps": [{"name": "x"}]}', "malformed plan"),
     ],
 )
 def test_bad_plan_files(tmp_path: Path, content: str, message: str) -> None:

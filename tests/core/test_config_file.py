@@ -25,6 +25,7 @@ from cursus.steps.configs import (
     TabularPreprocessingConfig,
     XGBoostTrainingConfig,
 )
+from cursus.steps.library import step_library
 
 
 def simple_configs() -> dict:
@@ -225,3 +226,192 @@ def test_an_unwritable_path_is_a_config_error(tmp_path: Path) -> None:
         ConfigError, match=r"cannot write the config \(.*\); choose a writable path"
     ):
         save_configs(simple_configs(), blocker / "config.json")
+
+
+# ---------------------------------------------------------------- a file written by another system
+
+
+def first_system_shaped_config() -> dict:
+    """A config in the shape the first system writes: its own fields under "shared" and in every
+    node (metadata like __model_type__ repeated per node), several step-specific fields per node.
+    Values are made up."""
+    processing = {
+        "processing_entry_point": "run.py",
+        "processing_instance_count": 1,
+        "processing_source_dir": "src/steps",
+        "use_large_processing_instance": False,
+    }
+    common = {
+        "__model_type__": "SomeConfig",
+        "aws_region": "us-east-1",
+        "pipeline_s3_loc": "s3://b/p",
+    }
+    return {
+        "configuration": {
+            "shared": {
+                "author": "pat",
+                "pipeline_version": "2.0.0",
+                "current_date": "2024-01-01",
+                "enable_caching": True,
+                "service_name": "Demo",
+            },
+            "specific": {
+                "DataLoading_training": {**common, "job_type": "training", "cradle_job_spec": {}},
+                "TabularPreprocessing_training": {
+                    **common,
+                    **processing,
+                    "job_type": "training",
+                    "label_name": "is_fraud",
+                    "train_ratio": 0.8,
+                },
+                "XGBoostTraining": {
+                    **common,
+                    "training_entry_point": "train.py",
+                    "training_instance_count": 1,
+                },
+                "ModelCalibration_calibration": {
+                    **common,
+                    **processing,
+                    "job_type": "calibration",
+                    "label_name": "is_fraud",
+                    "gam_splines": 8,
+                    "score_field_prefix": "prob_",
+                },
+                "Package": {**common, **processing},
+                "Registration": {**common, "model_owner": "team", "framework": "xgboost"},
+            },
+        },
+        "metadata": {
+            "config_types": {
+                "DataLoading_training": "DataLoadingConfig",
+                "TabularPreprocessing_training": "TabularPreprocessingConfig",
+                "XGBoostTraining": "XGBoostTrainingConfig",
+                "ModelCalibration_calibration": "ModelCalibrationConfig",
+                "Package": "PackageConfig",
+                "Registration": "RegistrationConfig",
+            }
+        },
+    }
+
+
+def test_one_read_reports_every_unknown_field_once(tmp_path: Path) -> None:
+    data = first_system_shaped_config()
+    path = tmp_path / "config.json"
+    path.write_text(json.dumps(data))
+    configs, problems, broken = read_configs(path)
+    messages = [str(p) for p in problems]
+    # every node carries an unknown field, so none builds
+    assert configs == {} and broken == set(data["metadata"]["config_types"])
+    # which nodes carry each unknown field under "specific"
+    carriers: dict[str, list[str]] = {}
+    for node, body in data["configuration"]["specific"].items():
+        cls = step_library().config_classes()[data["metadata"]["config_types"][node]]
+        for name in body:
+            if name not in cls.model_fields:
+                carriers.setdefault(name, []).append(node)
+    unknown_shared = ["current_date", "enable_caching", "service_name"]
+    assert sorted(carriers) == [  # one per node per run, the old reader needed 10 runs for them
+        "__model_type__",
+        "aws_region",
+        "cradle_job_spec",
+        "framework",
+        "gam_splines",
+        "label_name",
+        "model_owner",
+        "pipeline_s3_loc",
+        "processing_entry_point",
+        "processing_instance_count",
+        "processing_source_dir",
+        "score_field_prefix",
+        "training_entry_point",
+        "training_instance_count",
+        "use_large_processing_instance",
+    ]
+    for name in [*unknown_shared, *carriers]:
+        lines = [m for m in messages if f"field '{name}'" in m]
+        assert len(lines) == 1, (name, lines)
+        assert lines[0].startswith(f"{path}: ")
+        for node in carriers.get(name, []):
+            assert f"'{node}'" in lines[0]
+    assert len(messages) == len(unknown_shared) + len(carriers)  # nothing else is wrong
+    # a field every node repeats is one line naming the nodes, with the fix
+    assert (
+        f"{path}: unknown field '__model_type__' in 6 nodes ('DataLoading_training', "
+        "'TabularPreprocessing_training', 'XGBoostTraining', 'ModelCalibration_calibration', "
+        "'Package', 'Registration'); remove it from each of them"
+    ) in messages
+    assert (
+        f"{path}: unknown field 'label_name' in 2 nodes ('TabularPreprocessing_training', "
+        "'ModelCalibration_calibration'); did you mean 'label_field'?"
+    ) in messages
+    assert any(
+        m.endswith(
+            "unknown field 'aws_region' in 6 nodes ("
+            + ", ".join(f"'{n}'" for n in carriers["aws_region"])
+            + "); did you mean 'region'?"
+        )
+        for m in messages
+    )
+    # a field of one node keeps the one-node wording
+    assert (
+        f"{path}: node 'ModelCalibration_calibration': unknown field 'score_field_prefix' for "
+        "ModelCalibrationConfig; did you mean 'score_field'?"
+    ) in messages
+    assert (
+        f"{path}: node 'ModelCalibration_calibration': unknown field 'gam_splines' for "
+        "ModelCalibrationConfig; remove it (`cursus steps show ModelCalibration` lists the fields)"
+    ) in messages
+    # load_configs raises them all together
+    with pytest.raises(ValidationFailed) as info:
+        load_configs(path, load_dag("xgboost_simple"))
+    assert [str(p) for p in info.value.problems][: len(messages)] == messages
+
+
+def test_a_close_match_that_differs_by_class_is_named_per_node(tmp_path: Path) -> None:
+    data = first_system_shaped_config()
+    specific = data["configuration"]["specific"]
+    specific["Registration"]["processing_framework_version"] = "1.0"  # model_framework_version
+    specific["Package"]["processing_framework_version"] = "1.0"  # no close match
+    path = tmp_path / "config.json"
+    path.write_text(json.dumps(data))
+    _, problems, _ = read_configs(path)
+    lines = [str(p) for p in problems if "'processing_framework_version'" in str(p)]
+    assert lines == [
+        f"{path}: unknown field 'processing_framework_version' in 2 nodes ('Package', "
+        "'Registration'); did you mean: in 'Registration' 'model_framework_version'? (otherwise "
+        "remove it)"
+    ]
+
+
+def test_a_node_reports_its_unknown_fields_and_every_bad_value(tmp_path: Path) -> None:
+    data = configs_to_dict(simple_configs())
+    own = data["configuration"]["specific"]["XGBoostTraining"]
+    own["training_instance_type"] = "ml.m5.2xlarge"  # unknown
+    own["instance_count"] = "two"  # wrong type
+    own["retries"] = 99  # out of range
+    own["hyperparameters"]["eta"] = 5  # out of range, nested
+    own["hyperparameters"]["etaa"] = 0.1  # unknown, nested
+    data["configuration"]["specific"]["DataLoading_training"]["job_type"] = "calibration"
+    data["configuration"]["specific"]["DataLoading_training"]["random_seed"] = "x"
+    path = tmp_path / "config.json"
+    path.write_text(json.dumps(data))
+    configs, problems, broken = read_configs(path)
+    assert sorted(configs) == ["TabularPreprocessing_training"]
+    assert broken == {"XGBoostTraining", "DataLoading_training"}
+    messages = [str(p) for p in problems]
+    assert messages == [
+        f"{path}: node 'XGBoostTraining': unknown field 'training_instance_type' for "
+        "XGBoostTrainingConfig; did you mean 'instance_type'?",
+        f"{path}: node 'DataLoading_training', field 'random_seed': Input should be a valid "
+        "integer, unable to parse string as an integer (got 'x')",
+        f"{path}: node 'DataLoading_training', field 'job_type' is 'calibration' but the node name "
+        "says 'training'; make them agree (or leave job_type unset)",
+        f"{path}: node 'XGBoostTraining', field 'instance_count': Input should be a valid integer, "
+        "unable to parse string as an integer (got 'two')",
+        f"{path}: node 'XGBoostTraining', field 'retries': Input should be less than or equal to 10 "
+        "(got 99)",
+        f"{path}: node 'XGBoostTraining', field 'hyperparameters.eta': Input should be less than "
+        "or equal to 1 (got 5)",
+        f"{path}: node 'XGBoostTraining', field 'hyperparameters.etaa' is not a known field; "
+        "remove it or correct its spelling",
+    ]

@@ -21,8 +21,10 @@ from cursus.core.compiler import PipelineDAGCompiler
 from cursus.core.config_file import default_configs, save_configs
 from cursus.errors import CursusError
 from cursus.steps.configs import DriftCheckConfig
-from cursus.steps.registry import get_step_type
-from cursus.steps.spec import SCRIPTS_DIR, SPECS_DIR
+from cursus.steps.library import BUNDLED_LIBRARY as SCRIPTS_DIR
+from cursus.steps.library import get_step_unit
+
+SPECS_DIR = SCRIPTS_DIR
 
 COLUMNS = ["mean_radius", "mean_texture", "mean_smoothness", "worst_area"]
 NODES = [
@@ -59,12 +61,12 @@ def _config(tmp_path: Path, dag: PipelineDAG, **edits: dict) -> Path:
 
 def test_script_constants_equal_the_spec_and_the_config_has_the_fields() -> None:
     script = _script()
-    contract = yaml.safe_load((SPECS_DIR / "drift_check.yaml").read_text())["contract"]
+    contract = yaml.safe_load((SPECS_DIR / "drift_check.step.yaml").read_text())["contract"]
     assert contract["entry_point"] == "drift_check.py"
     assert contract["inputs"] == script.CONTAINER_INPUTS
     assert contract["outputs"] == script.CONTAINER_OUTPUTS
     assert list(contract["env"]) == script.ENV_VARS
-    step = get_step_type("DriftCheck")
+    step = get_step_unit("DriftCheck")
     assert step.config_class is DriftCheckConfig
     assert DriftCheckConfig().drift_threshold == 0.5 and DriftCheckConfig().fail_on_drift is False
     with pytest.raises(ValueError, match="drift_threshold"):

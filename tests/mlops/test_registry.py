@@ -21,7 +21,7 @@ from cursus.mlops.registry import (
     register_packaged_model,
     resolve_packaged_model,
 )
-from cursus.steps.spec import SCRIPTS_DIR
+from cursus.steps.library import BUNDLED_LIBRARY as SCRIPTS_DIR
 
 sys.path.insert(0, str(SCRIPTS_DIR))
 import registration as step

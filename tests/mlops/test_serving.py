@@ -30,7 +30,7 @@ from cursus.core.compiler import PipelineDAGCompiler
 from cursus.core.config_file import default_configs, save_configs
 from cursus.mlops import serving
 from cursus.mlops.project import MLOpsError, Project, free_port
-from cursus.steps.spec import SCRIPTS_DIR
+from cursus.steps.library import BUNDLED_LIBRARY as SCRIPTS_DIR
 
 MODEL_NAME = "serve-test"
 

@@ -79,7 +79,7 @@ def test_registry_defaults_to_the_mlflow_store_when_mlflow_is_installed(tmp_path
 def test_without_mlflow_the_folder_registry_is_used(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import cursus.mlops.project as workspace
+    import cursus.workspace as workspace
 
     monkeypatch.setattr(workspace, "mlflow_available", lambda: False)
     assert default_registry_uri(tmp_path) == str(tmp_path.resolve() / "registry")

@@ -14,7 +14,7 @@ from cursus.pipeline_catalog.bundled import check_bundled_dags, write_bundled_da
 from cursus.pipeline_catalog.index import catalog_pipelines
 from cursus.pipeline_catalog.model import CatalogError, describe_dag, step_features
 from cursus.pipeline_catalog.shared_dags import load_shared_dag_module, shared_dag_ids
-from cursus.steps.registry import split_node_name
+from cursus.steps.library import split_node_name
 
 SHARED_DAGS = shared_dag_ids()
 

@@ -94,14 +94,14 @@ def train_xgboost_model(model_dir: Path, seed: int = 0) -> TrainedModel:
     return TrainedModel(model_dir=model_dir, test=test)
 
 
-SPECS_DIR = Path(__file__).resolve().parents[2] / "src" / "cursus" / "steps" / "specs"
+SPECS_DIR = Path(__file__).resolve().parents[2] / "src" / "cursus" / "steps" / "library"
 
 
 def assert_matches_spec(module, spec_name: str) -> None:
     """The script's container constants are the spec's contract (what the runner mounts and sets)."""
     import yaml
 
-    contract = yaml.safe_load((SPECS_DIR / f"{spec_name}.yaml").read_text())["contract"]
+    contract = yaml.safe_load((SPECS_DIR / f"{spec_name}.step.yaml").read_text())["contract"]
     assert Path(module.__file__).name == contract["entry_point"]
     assert contract["inputs"] == module.CONTAINER_INPUTS
     assert contract["outputs"] == module.CONTAINER_OUTPUTS

@@ -13,7 +13,6 @@ from pathlib import Path
 
 import yaml
 
-from cursus.backends.sagemaker.preflight import FRAMEWORKS
 from cursus.backends.sagemaker.twins import (
     TWINS,
     Twin,
@@ -22,10 +21,11 @@ from cursus.backends.sagemaker.twins import (
     require_twin,
 )
 from cursus.backends.sagemaker.twins import twin_python as built_twin_python
+from cursus.frameworks import FRAMEWORKS
 
 ROOT = Path(__file__).resolve().parents[2]
-SCRIPTS_DIR = ROOT / "src" / "cursus" / "steps" / "scripts"
-SPECS_DIR = ROOT / "src" / "cursus" / "steps" / "specs"
+SCRIPTS_DIR = ROOT / "src" / "cursus" / "steps" / "library"
+SPECS_DIR = ROOT / "src" / "cursus" / "steps" / "library"
 SHARED = "_tabular.py"  # travels with every script and into model.tar.gz/code/
 # the images a model is served from: the ones Payload and the packaged inference.py run on
 MODEL_IMAGES = ("xgboost", "pytorch")
@@ -36,8 +36,7 @@ TWIN_ENV = {"sklearn": "CURSUS_TWIN_SKLEARN", "xgboost": "CURSUS_TWIN_XGBOOST"}
 
 
 def _twin(framework: str) -> Twin:
-    version = FRAMEWORKS[framework][0]
-    return TWINS[(framework, version)]
+    return TWINS[(framework, FRAMEWORKS[framework].default.version)]
 
 
 # the oldest Python each image's release branch shipped, from the twin table
@@ -76,7 +75,7 @@ def scripts_by_image() -> dict[str, set[str]]:
     """Image (framework name) -> the script files it runs, read from the specs' `framework:`
     (`model`: the model's framework image) and contract bundles (served with the model)."""
     images: dict[str, set[str]] = {image: {SHARED} for image in OLDEST_PYTHON}
-    for spec_path in sorted(SPECS_DIR.glob("*.yaml")):
+    for spec_path in sorted(SPECS_DIR.glob("*.step.yaml")):
         spec = yaml.safe_load(spec_path.read_text())
         framework, contract = spec["framework"], spec["contract"]
         runs_on = MODEL_IMAGES if framework == "model" else (framework,)

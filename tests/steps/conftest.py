@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-SCRIPTS_DIR = Path(__file__).resolve().parents[2] / "src" / "cursus" / "steps" / "scripts"
+SCRIPTS_DIR = Path(__file__).resolve().parents[2] / "src" / "cursus" / "steps" / "library"
 if str(SCRIPTS_DIR) not in sys.path:
     sys.path.insert(0, str(SCRIPTS_DIR))
 

@@ -6,7 +6,6 @@ import pytest
 from pydantic import ValidationError
 
 from cursus.steps.configs import (
-    CONFIG_CLASSES,
     SAMPLE_HOLDOUT_SOURCE,
     SAMPLE_TRAINING_SOURCE,
     BasePipelineConfig,
@@ -18,13 +17,16 @@ from cursus.steps.configs import (
     XGBoostTrainingConfig,
     config_field_value,
 )
-from cursus.steps.registry import step_types
+from cursus.steps.library import step_library
+
+CONFIG_CLASSES = step_library().config_classes()
 
 
 def test_every_step_type_has_its_config_class() -> None:
-    for st in step_types().values():
-        assert CONFIG_CLASSES[st.spec.config_class] is st.config_class
-        assert issubclass(st.config_class, BasePipelineConfig)
+    for unit in step_library():
+        assert CONFIG_CLASSES[unit.config_class.__name__] is unit.config_class
+        assert unit.spec.config_class.endswith(":" + unit.config_class.__name__)
+        assert issubclass(unit.config_class, BasePipelineConfig)
 
 
 @pytest.mark.parametrize("cls", list(CONFIG_CLASSES.values()), ids=lambda c: c.__name__)

@@ -19,7 +19,7 @@ import pytest
 import yaml
 from _tabular import StepInputError
 
-SPEC = Path(__file__).resolve().parents[2] / "src/cursus/steps/specs/data_loading.yaml"
+SPEC = Path(__file__).resolve().parents[2] / "src/cursus/steps/library/data_loading.step.yaml"
 
 
 def load(source: str, out: Path, **env: str) -> tuple[pd.DataFrame, dict, dict[str, float]]:

@@ -20,8 +20,8 @@ SPEC = (
     / "src"
     / "cursus"
     / "steps"
-    / "specs"
-    / "pytorch_model_eval.yaml"
+    / "library"
+    / "pytorch_model_eval.step.yaml"
 )
 
 

@@ -21,8 +21,8 @@ SPEC = (
     / "src"
     / "cursus"
     / "steps"
-    / "specs"
-    / "pytorch_training.yaml"
+    / "library"
+    / "pytorch_training.step.yaml"
 )
 SMALL = {"hidden_dims": [16], "epochs": 30, "batch_size": 64, "lr": 1e-2, "seed": 0}
 

@@ -13,7 +13,9 @@ import tabular_preprocessing
 import yaml
 from _tabular import StepInputError, read_table, save_json, write_table
 
-SPEC = Path(__file__).resolve().parents[2] / "src/cursus/steps/specs/tabular_preprocessing.yaml"
+SPEC = (
+    Path(__file__).resolve().parents[2] / "src/cursus/steps/library/tabular_preprocessing.step.yaml"
+)
 ENV = {"LABEL_FIELD": "diagnosis", "ID_FIELD": "patient", "RANDOM_SEED": "0"}
 
 

@@ -17,7 +17,7 @@ import xgboost_training
 import yaml
 from _tabular import StepInputError, read_table, write_table
 
-SPEC = Path(__file__).resolve().parents[2] / "src/cursus/steps/specs/xgboost_model_eval.yaml"
+SPEC = Path(__file__).resolve().parents[2] / "src/cursus/steps/library/xgboost_model_eval.step.yaml"
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
 

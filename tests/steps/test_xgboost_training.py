@@ -21,7 +21,7 @@ from _tabular import (
     write_table,
 )
 
-SPEC = Path(__file__).resolve().parents[2] / "src/cursus/steps/specs/xgboost_training.yaml"
+SPEC = Path(__file__).resolve().parents[2] / "src/cursus/steps/library/xgboost_training.step.yaml"
 SMALL = {"num_round": 60, "max_depth": 3, "eta": 0.3, "early_stopping_rounds": 10}
 
 

@@ -24,8 +24,14 @@ def bundled_dag_path(name: str) -> Path:
 
 
 def load_dag(ref: str | Path) -> PipelineDAG:
-    """A `.json` file, a `.py` file defining `create_dag()` or `dag`, or a bundled DAG name."""
+    """A `.json` file, a `.py` file defining `create_dag()` or `dag`, or a bundled DAG name.
+
+    A DAG file's sibling folder `steps/`, when it holds step units, joins the step library's
+    search path: a project keeps its own step types beside its DAG.
+    """
     path = Path(ref)
+    if path.suffix in (".json", ".py"):
+        _use_steps_beside(path)
     if path.suffix == ".json":
         return PipelineDAG.from_json(path)
     if path.suffix == ".py":
@@ -37,6 +43,14 @@ def load_dag(ref: str | Path) -> PipelineDAG:
     raise DAGError(
         f"{ref}: no such DAG file and no bundled DAG of that name; bundled: {', '.join(bundled_dag_names())}"
     )
+
+
+def _use_steps_beside(path: Path) -> None:
+    from cursus.steps.library import is_unit_folder, use_step_folders
+
+    folder = path.parent / "steps"
+    if is_unit_folder(folder):
+        use_step_folders(folder)
 
 
 def _from_python(path: Path) -> PipelineDAG:

@@ -32,12 +32,25 @@ class CursusGroup(click.Group):
 
 @click.group(cls=CursusGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="cursus-ml-pipelines", prog_name="cursus")
-def cli() -> None:
+@click.option(
+    "--steps",
+    "step_folders",
+    multiple=True,
+    type=click.Path(file_okay=False),
+    help="a folder of step units (*.step.yaml) to use besides the bundled ones [$CURSUS_STEPS_PATH]",
+)
+def cli(step_folders: tuple[str, ...]) -> None:
     """Cursus: a DAG of ML step names plus one JSON config becomes a validated, runnable pipeline.
 
     DAG arguments take a .json file, a .py file defining create_dag(), or a bundled DAG name
-    (xgboost_e2e, xgboost_simple, pytorch_e2e).
+    (xgboost_e2e, xgboost_simple, pytorch_e2e). Step types come from the bundled library,
+    installed distributions (entry points `cursus.steps`), $CURSUS_STEPS_PATH, --steps DIR and
+    the steps/ folder beside a DAG file.
     """
+    if step_folders:
+        from cursus.steps.library import use_step_folders
+
+        use_step_folders(*step_folders)
 
 
 def _load(dag_ref: str, config: str | None = None) -> tuple[Any, Any]:
@@ -181,14 +194,64 @@ def steps() -> None:
 
 
 @steps.command("list")
-def steps_list() -> None:
-    """List step types."""
-    from cursus.steps.registry import step_types
+@click.option("--json", "as_json", is_flag=True, help="print the step types as JSON")
+def steps_list(as_json: bool) -> None:
+    """List step types and where each comes from."""
+    from cursus.steps.library import step_library
 
-    for name, st in sorted(step_types().items()):
-        ins = ", ".join(i.name for i in st.spec.inputs) or "-"
-        outs = ", ".join(o.name for o in st.spec.outputs)
-        click.echo(f"{name:22} {st.spec.job_kind:11} in: {ins}  out: {outs}")
+    units = sorted(step_library().units.items())
+    if as_json:
+        rows = [
+            {
+                "step_type": name,
+                "job_kind": unit.spec.job_kind,
+                "framework": unit.spec.framework,
+                "origin": unit.origin,
+                "spec": unit.spec.source_file,
+                "inputs": [i.name for i in unit.spec.inputs],
+                "outputs": [o.name for o in unit.spec.outputs],
+            }
+            for name, unit in units
+        ]
+        click.echo(json.dumps(rows, indent=2))
+        return
+    for name, unit in units:
+        ins = ", ".join(i.name for i in unit.spec.inputs) or "-"
+        outs = ", ".join(o.name for o in unit.spec.outputs)
+        click.echo(
+            f"{name:22} {unit.spec.job_kind:11} {unit.spec.framework:8} {unit.origin}\n"
+            f"{'':22} in: {ins}  out: {outs}"
+        )
+
+
+@steps.command("new")
+@click.argument("step_type")
+@click.option(
+    "--kind", type=click.Choice(["processing", "training"]), default="processing", show_default=True
+)
+@click.option(
+    "--framework",
+    help="the framework table's name of the image it runs on [processing: sklearn, training: xgboost]",
+)
+@click.option(
+    "--dir",
+    "folder",
+    default="steps",
+    show_default=True,
+    type=click.Path(file_okay=False),
+    help="the folder of step units to write it into (steps/ beside a DAG file is found by itself)",
+)
+@click.option("--force", is_flag=True, help="overwrite the unit's files if they exist")
+def steps_new(step_type: str, kind: str, framework: str | None, folder: str, force: bool) -> None:
+    """Write a working step unit (spec, config class, script) and its test into a folder."""
+    from cursus.steps.scaffold import new_step_unit
+
+    for path in new_step_unit(step_type, kind, framework, folder, force=force):
+        click.echo(f"wrote {path}")
+    click.echo(
+        f"next: pytest {folder}; `cursus --steps {folder} steps show {step_type}`; use it as a node "
+        f"named {step_type} or {step_type}_<job_type> (see docs/step-scripts.md)"
+    )
 
 
 @steps.command("show")
@@ -197,10 +260,10 @@ def steps_show(step_type: str) -> None:
     """Show a step type's spec and config fields."""
     import yaml
 
-    from cursus.steps.registry import get_step_type
+    from cursus.steps.library import get_step_unit
     from cursus.steps.spec import spec_summary
 
-    st = get_step_type(step_type)
+    st = get_step_unit(step_type)
     click.echo(yaml.safe_dump(spec_summary(st.spec), sort_keys=False), nl=False)
     click.echo(f"config_fields ({st.config_class.__name__}):")
     for name, info in st.config_class.model_fields.items():
@@ -249,9 +312,9 @@ def config_init(dag_ref: str, output: str, sets: tuple[str, ...], force: bool) -
 
 def _parse_set_value(field: str, value: str) -> Any:
     """Text fields take the text as written; others (numbers, lists, booleans) read it as JSON."""
-    from cursus.steps.configs import CONFIG_CLASSES
+    from cursus.steps.library import step_library
 
-    for cls in CONFIG_CLASSES.values():
+    for cls in step_library().config_classes().values():
         info = cls.model_fields.get(field)
         if info is not None and info.annotation in (str, str | None):
             try:  # a quoted JSON string ("7") is that string

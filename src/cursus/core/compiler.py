@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -18,7 +18,8 @@ from cursus.core.config_file import Configs, check_configs_cover_dag, load_confi
 from cursus.core.resolver import Binding, node_specs, resolve
 from cursus.core.template import DynamicPipelineTemplate
 from cursus.errors import ConfigError, CursusError, SpecError, ValidationFailed
-from cursus.plan import Plan, PlanStep, training_step_upstream
+from cursus.frameworks import MODEL_FRAMEWORK, get_framework, model_frameworks
+from cursus.plan import Plan, PlanStep, RunSettings, training_step_upstream
 from cursus.steps.configs import BasePipelineConfig, config_field_value
 from cursus.steps.spec import EnvSource, StepSpec
 
@@ -142,7 +143,9 @@ def _plan_step(
             for o in spec.outputs
         },
         script={
+            "folder": spec.folder,
             "entry_point": spec.contract.entry_point,
+            "files": [p.name for p in spec.bundle_paths],
             "sha256": script_sha256,
             "requirements": list(spec.contract.requirements),
             "bundle": list(spec.contract.bundle),
@@ -153,12 +156,9 @@ def _plan_step(
         job_args={
             k: _config_value(v, config) for k, v in spec.contract.job_args.items() if v.config
         },
+        input_paths=dict(spec.contract.inputs),
+        settings=RunSettings(**{f.name: getattr(config, f.name) for f in fields(RunSettings)}),
     )
-
-
-# a spec's framework "model": the step runs the model it reads (Payload runs the packaged model's
-# inference code), so it needs the image of that model's framework
-MODEL_FRAMEWORK = "model"
 
 
 def _model_framework(step: PlanStep, earlier: dict[str, PlanStep], config: Any) -> str:
@@ -168,11 +168,12 @@ def _model_framework(step: PlanStep, earlier: dict[str, PlanStep], config: Any) 
         return trained_by.framework
     framework = getattr(config, "model_framework", None)
     if framework:
-        return str(framework)
+        return get_framework(str(framework), f"node '{step.name}': field 'model_framework'").name
     raise ConfigError(
         f"node '{step.name}' runs the model it reads, so it needs the model's framework: no "
         "training step is upstream of it and its config sets no model_framework; add the "
-        "training step, or set model_framework (xgboost or pytorch) in this node's config"
+        f"training step, or set model_framework ({' or '.join(model_frameworks())}) in this "
+        "node's config"
     )
 
 

@@ -18,8 +18,8 @@ from pydantic import ValidationError
 from cursus.api.dag import PipelineDAG
 from cursus.errors import ConfigError, CursusError, ValidationFailed, describe_validation_error
 from cursus.files import read_json_file
-from cursus.steps.configs import CONFIG_CLASSES, BasePipelineConfig
-from cursus.steps.registry import get_step_type, split_node_name
+from cursus.steps.configs import BasePipelineConfig
+from cursus.steps.library import get_step_unit, split_node_name, step_library
 
 Configs = dict[str, BasePipelineConfig]
 
@@ -90,14 +90,14 @@ def _build_configs(data: dict[str, Any], source: str) -> tuple[Configs, list[Cur
     for node in specific:
         if node not in types:
             step_type, _ = _split_or_none(node)
-            example = get_step_type(step_type).config_class.__name__ if step_type else "<Class>"
+            example = get_step_unit(step_type).config_class.__name__ if step_type else "<Class>"
             problems.append(
                 ConfigError(
                     f"{source}: node '{node}' has values under \"specific\" but no entry in "
                     f'"metadata.config_types"; add "{node}": "{example}" there'
                 )
             )
-    all_fields = {f for cls in CONFIG_CLASSES.values() for f in cls.model_fields}
+    all_fields = {f for cls in step_library().config_classes().values() for f in cls.model_fields}
     for name in shared:
         if name not in all_fields:
             problems.append(
@@ -107,8 +107,8 @@ def _build_configs(data: dict[str, Any], source: str) -> tuple[Configs, list[Cur
                 )
             )
     configs: Configs = {}
-    # an unknown field several nodes carry (a first-system file repeats its own metadata in every
-    # node) is one line naming the nodes, not one line per node
+    # an unknown field several nodes carry (a file another tool wrote may repeat its own metadata
+    # in every node) is one line naming the nodes, not one line per node
     unknown: dict[str, list[tuple[str, str, str, str | None]]] = {}
     value_problems: list[CursusError] = []
     reported: set[str] = set()
@@ -137,12 +137,13 @@ def _build_one(
     """The node's config (None when anything is wrong), its unknown fields as (field, hint), and
     every other problem of its values: all of them, not only the first."""
     step_type, node_job_type = _split_or_none(node)
-    cls = CONFIG_CLASSES.get(class_name)
+    cls = step_library().config_classes().get(class_name)
     if cls is None:
         fix = (
-            f"; step type {step_type} uses '{get_step_type(step_type).config_class.__name__}'"
+            f"; step type {step_type} uses '{get_step_unit(step_type).config_class.__name__}'"
             if step_type
-            else _hint(class_name, CONFIG_CLASSES) or f"; use one of: {', '.join(CONFIG_CLASSES)}"
+            else _hint(class_name, step_library().config_classes())
+            or f"; use one of: {', '.join(step_library().config_classes())}"
         )
         problem = ConfigError(
             f"{source}: node '{node}' names config class '{class_name}', which does not exist{fix}"
@@ -198,7 +199,7 @@ def _unknown_field_problem(
         fix = hints.pop()
     else:  # a close match differs by class: name it for each node that has one
         close = ", ".join(
-            f"in '{node}' '{_close(name, CONFIG_CLASSES[class_name].model_fields)}'"
+            f"in '{node}' '{_close(name, step_library().config_classes()[class_name].model_fields)}'"
             for node, hint, class_name, _ in found_in
             if hint
         )
@@ -246,7 +247,7 @@ def check_configs_cover_dag(
         except CursusError as exc:
             problems.append(exc)
             continue
-        expected = get_step_type(step_type).config_class
+        expected = get_step_unit(step_type).config_class
         config = configs.get(node)
         if config is None:
             strays = [n for n in configs if n not in dag]
@@ -316,7 +317,7 @@ def save_configs(configs: Configs, path: str | Path) -> Path:
 
 def default_configs(dag: PipelineDAG, **shared: Any) -> Configs:
     """A complete config for every node of `dag`, on defaults that run on the bundled sample data."""
-    all_fields = {f for cls in CONFIG_CLASSES.values() for f in cls.model_fields}
+    all_fields = {f for cls in step_library().config_classes().values() for f in cls.model_fields}
     for name in shared:
         if name not in all_fields:
             raise ConfigError(
@@ -326,7 +327,7 @@ def default_configs(dag: PipelineDAG, **shared: Any) -> Configs:
     configs: Configs = {}
     for node in dag.nodes:
         step_type, job_type = split_node_name(node)
-        cls = get_step_type(step_type).config_class
+        cls = get_step_unit(step_type).config_class
         values = {k: v for k, v in shared.items() if k in cls.model_fields}
         try:
             configs[node] = cls(**{"job_type": job_type, **values})

@@ -16,19 +16,19 @@ from types import ModuleType
 from typing import Any
 
 from cursus.mlops.project import MLOpsError
-from cursus.steps.spec import SCRIPTS_DIR
-
-SCRIPT = "drift_check.py"
 
 
 @cache
 def drift_script() -> ModuleType:
     """The DriftCheck script as a module (imported once, with the scripts folder on sys.path for
     its `_tabular` helper, as the local runner imports it)."""
-    if str(SCRIPTS_DIR) not in sys.path:
-        sys.path.append(str(SCRIPTS_DIR))
+    from cursus.steps.library import get_step_unit
+
+    unit = get_step_unit("DriftCheck")
+    if str(unit.folder) not in sys.path:
+        sys.path.append(str(unit.folder))
     name = "cursus_step_drift_check"
-    spec = importlib.util.spec_from_file_location(name, SCRIPTS_DIR / SCRIPT)
+    spec = importlib.util.spec_from_file_location(name, unit.script)
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     sys.modules[name] = module

@@ -403,13 +403,12 @@ def _registration_script() -> Any:
     """The Registration step's script, loaded as the runner loads it (it is a plain file)."""
     if "cursus_step_registration" in sys.modules:
         return sys.modules["cursus_step_registration"]
-    from cursus.steps.spec import SCRIPTS_DIR
+    from cursus.steps.library import get_step_unit
 
-    if str(SCRIPTS_DIR) not in sys.path:
-        sys.path.append(str(SCRIPTS_DIR))  # for its `_tabular` helpers; after everything else
-    spec = importlib.util.spec_from_file_location(
-        "cursus_step_registration", SCRIPTS_DIR / "registration.py"
-    )
+    unit = get_step_unit("Registration")
+    if str(unit.folder) not in sys.path:
+        sys.path.append(str(unit.folder))  # for its `_tabular` helpers; after everything else
+    spec = importlib.util.spec_from_file_location("cursus_step_registration", unit.script)
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     sys.modules[spec.name] = module

@@ -105,9 +105,9 @@ def validate_execution_document(
 
 
 def _config_class(name: str) -> Any:
-    from cursus.steps.configs import CONFIG_CLASSES
+    from cursus.steps.library import step_library
 
-    return CONFIG_CLASSES[name]
+    return step_library().config_classes()[name]
 
 
 def load_execution_document(path: str | Path) -> dict[str, Any]:

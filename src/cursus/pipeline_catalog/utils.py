@@ -97,11 +97,11 @@ def export_model(result: RunResult, destination: str | Path) -> Path:
     `destination`, where a deployment pipeline's config can bind it."""
     import shutil
 
-    from cursus.steps.registry import get_step_type, split_node_name
+    from cursus.steps.library import get_step_unit, split_node_name
 
     models = []
     for node, step in result.steps.items():
-        spec = get_step_type(split_node_name(node)[0]).spec
+        spec = get_step_unit(split_node_name(node)[0]).spec
         models += [
             step.outputs[o.name]
             for o in spec.outputs

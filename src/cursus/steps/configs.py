@@ -11,6 +11,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from cursus.frameworks import model_frameworks
+
 _PIPELINE_NAME = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9-]{0,80}[A-Za-z0-9])?$")
 _SEMVER = re.compile(r"^\d+\.\d+\.\d+(?:[-+][0-9A-Za-z.-]+)?$")
 
@@ -173,14 +175,23 @@ class _ModelFrameworkConfig(BasePipelineConfig):
     framework, which the training step upstream names, or these fields for a model trained
     elsewhere."""
 
-    model_framework: Literal["xgboost", "pytorch"] | None = Field(
+    model_framework: str | None = Field(
         default=None,
         description="framework of a model trained outside this pipeline (picks SageMaker's "
-        "image); unset, the training step upstream decides",
+        "image), a name of the framework table; unset, the training step upstream decides",
     )
     model_framework_version: str | None = Field(
         default=None, description="with model_framework: its container version (1.7-1, 2.1, ...)"
     )
+
+    @field_validator("model_framework")
+    @classmethod
+    def _known_framework(cls, value: str | None) -> str | None:
+        if value is not None and value not in model_frameworks():
+            raise ValueError(
+                f"use a framework whose models Cursus loads: {', '.join(model_frameworks())}"
+            )
+        return value
 
 
 class PayloadConfig(_ModelFrameworkConfig):
@@ -211,25 +222,6 @@ class DriftCheckConfig(BasePipelineConfig):
     fail_on_drift: bool = Field(
         default=False, description="fail the step (and so the run) when the data drifted"
     )
-
-
-CONFIG_CLASSES: dict[str, type[BasePipelineConfig]] = {
-    cls.__name__: cls
-    for cls in (
-        BasePipelineConfig,
-        DataLoadingConfig,
-        TabularPreprocessingConfig,
-        XGBoostTrainingConfig,
-        PyTorchTrainingConfig,
-        XGBoostModelEvalConfig,
-        PyTorchModelEvalConfig,
-        ModelCalibrationConfig,
-        PackageConfig,
-        PayloadConfig,
-        RegistrationConfig,
-        DriftCheckConfig,
-    )
-}
 
 
 def config_field_value(config: BasePipelineConfig, field: str) -> Any:

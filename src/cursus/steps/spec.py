@@ -20,8 +20,8 @@ from pydantic import (
 
 from cursus.errors import SpecError, describe_validation_error
 
-SPECS_DIR = Path(__file__).parent / "specs"
-SCRIPTS_DIR = Path(__file__).parent / "scripts"
+# a step unit's spec is `<name>.step.yaml`; its script and bundle files lie beside it
+SPEC_SUFFIX = ".step.yaml"
 
 JobKind = Literal["processing", "training", "create_model", "transform", "register"]
 
@@ -121,6 +121,7 @@ class StepSpec(_Strict):
     contract: ScriptContract
     source_file: str = ""
     digest: str = ""
+    folder: str = ""  # the unit's folder: its script and bundle files are here
 
     @model_validator(mode="after")
     def _contract_matches(self) -> StepSpec:
@@ -154,7 +155,7 @@ class StepSpec(_Strict):
 
     @property
     def script_path(self) -> Path:
-        return SCRIPTS_DIR / self.contract.entry_point
+        return Path(self.folder) / self.contract.entry_point
 
     @property
     def bundle_paths(self) -> list[Path]:
@@ -182,26 +183,33 @@ def load_spec_file(path: Path) -> StepSpec:
         )
     try:
         spec = StepSpec.model_validate(
-            {**data, "source_file": str(path), "digest": hashlib.sha256(raw_text).hexdigest()}
+            {
+                **data,
+                "source_file": str(path),
+                "digest": hashlib.sha256(raw_text).hexdigest(),
+                "folder": str(path.parent),
+            }
         )
     except ValidationError as exc:
         raise SpecError(f"{path}: {describe_validation_error(exc.errors()[0])}") from None
-    if not spec.script_path.is_file() and path.parent == SPECS_DIR:
+    if not spec.script_path.is_file():
         raise SpecError(
-            f"{path}: contract.entry_point {spec.contract.entry_point!r} is not in {SCRIPTS_DIR}"
+            f"{path}: contract.entry_point {spec.contract.entry_point!r} is not in {path.parent}; "
+            "a step unit's script lies beside its spec"
         )
     missing = [p.name for p in spec.bundle_paths[1:] if not p.is_file()]
-    if missing and path.parent == SPECS_DIR:
+    if missing:
         raise SpecError(
-            f"{path}: contract.bundle names {missing}, which are not in {SCRIPTS_DIR}; "
+            f"{path}: contract.bundle names {missing}, which are not in {path.parent}; "
             "add the files or remove them from the bundle"
         )
     return spec
 
 
-def load_specs(directory: Path = SPECS_DIR) -> dict[str, StepSpec]:
+def load_specs(directory: Path) -> dict[str, StepSpec]:
+    """Every `*.step.yaml` of one folder; one step type declared twice is an error."""
     specs: dict[str, StepSpec] = {}
-    for path in sorted(directory.glob("*.yaml")):
+    for path in sorted(directory.glob(f"*{SPEC_SUFFIX}")):
         spec = load_spec_file(path)
         if spec.step_type in specs:
             raise SpecError(
@@ -213,4 +221,4 @@ def load_specs(directory: Path = SPECS_DIR) -> dict[str, StepSpec]:
 
 
 def spec_summary(spec: StepSpec) -> dict[str, Any]:
-    return spec.model_dump(mode="json", exclude={"source_file", "digest"})
+    return spec.model_dump(mode="json", exclude={"source_file", "digest", "folder"})

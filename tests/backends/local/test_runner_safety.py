@@ -74,8 +74,11 @@ def _set_entry_point(steps, path):
         (lambda s: _set_output(s, ".."), "not a plain file name"),
         (lambda s: _set_output(s, "/tmp/cursus-escaped"), "not a plain file name"),
         (lambda s: _set_step_name(s, "../evil"), "not a plain file name"),
-        (lambda s: _set_entry_point(s, "../../../../../tmp/evil.py"), "outside the scripts folder"),
-        (lambda s: _set_entry_point(s, "/tmp/evil.py"), "outside the scripts folder"),
+        (
+            lambda s: _set_entry_point(s, "../../../../../tmp/evil.py"),
+            "outside its step unit's folder",
+        ),
+        (lambda s: _set_entry_point(s, "/tmp/evil.py"), "outside its step unit's folder"),
     ],
     ids=[
         "dotdot-output",

@@ -103,14 +103,22 @@ def test_s3_reads_follow_prefix_semantics(tmp_path: Path) -> None:
 
 def test_every_image_the_backend_names_has_a_twin() -> None:
     from cursus.backends.sagemaker.build import image_uri
-    from cursus.backends.sagemaker.preflight import FRAMEWORKS
+    from cursus.frameworks import FRAMEWORKS
 
-    for framework, (version, py) in FRAMEWORKS.items():
-        for scope in ("training", "inference"):
-            if framework == "sklearn" and scope == "inference":
-                continue
-            uri = image_uri(framework, "us-east-1", version, py, "ml.m5.xlarge", scope)
-            assert twin_for_image(uri) is TWINS[(framework, version)]
+    for framework in FRAMEWORKS.values():
+        for image in framework.images:
+            for scope in ("training", "inference"):
+                if framework.name == "sklearn" and scope == "inference":
+                    continue
+                uri = image_uri(
+                    framework.image,
+                    "us-east-1",
+                    image.version,
+                    image.py_version,
+                    "ml.m5.xlarge",
+                    scope,
+                )
+                assert twin_for_image(uri) is TWINS[(framework.name, image.version)]
     with pytest.raises(TwinUnavailable, match=r"no twin of xgboost 0\.90"):
         twin_for_image("683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-xgboost:0.90-2")
     with pytest.raises(TwinUnavailable, match=r"cannot be built here: torch 2\.1"):

@@ -76,7 +76,7 @@ def test_plan_target_is_unchanged(configs: dict[str, Path]) -> None:
         cli, ["compile", "xgboost_simple", "-c", str(configs["xgboost_simple"])]
     )
     assert result.exit_code == 0
-    assert json.loads(result.stdout)["format"] == 1
+    assert json.loads(result.stdout)["format"] == 2
 
 
 @pytest.mark.parametrize("command", [["sagemaker", "--help"], ["sagemaker", "deploy", "--help"]])

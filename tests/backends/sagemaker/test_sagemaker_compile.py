@@ -274,11 +274,13 @@ def test_definitions_are_deterministic_and_code_keys_are_content_hashes(
             with tarfile.open(fileobj=io.BytesIO(body)) as tar:
                 files = {m.name: tar.extractfile(m).read() for m in tar.getmembers()}
             assert digest == content_digest(files)
-            scripts = sorted(n for n in files if n.endswith(".py") and not n.startswith("_"))
-            extra = ["inference.py"] if "package.py" in scripts else []
-            entry = next(n for n in scripts if n not in extra)
+            step = next(
+                s
+                for s in compiled["xgboost_e2e"].plan.steps
+                if s.script["entry_point"] in files and set(s.script["files"]) <= set(files)
+            )
             requirements = files.get("requirements.txt", b"").decode().split()
-            assert files == bundle_files(entry, requirements, extra)
+            assert files == bundle_files(step.script["folder"], step.script["files"], requirements)
 
 
 def test_the_package_bundle_carries_the_inference_code_it_copies_into_the_model(

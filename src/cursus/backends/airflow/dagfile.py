@@ -115,9 +115,9 @@ def render_dag_file(
         ") as dag:",
     ]
     for step in plan.steps:
-        retries = int(step.config.get("retries", 0))
-        delay = timedelta(seconds=float(step.config.get("retry_backoff_seconds", 1.0)))
-        timeout = timedelta(seconds=int(step.config.get("max_runtime_seconds", 86400)))
+        retries = step.settings.retries
+        delay = timedelta(seconds=step.settings.retry_backoff_seconds)
+        timeout = timedelta(seconds=step.settings.max_runtime_seconds)
         lines += [
             f"    {_var(step.name)} = PythonOperator(",
             f"        task_id={step.name!r},",

@@ -28,7 +28,6 @@ from cursus.backends.local.records import RunRecords
 from cursus.backends.local.store import ArtifactStore, tree_digest
 from cursus.errors import PlanError, RunError
 from cursus.plan import Plan, PlanStep
-from cursus.steps.spec import SCRIPTS_DIR
 from cursus.workspace import default_registry_uri, resolve_workspace
 
 # config fields that change how a step is run, not what it produces
@@ -210,11 +209,7 @@ class LocalRunner:
         try:
             input_paths, input_digests = self._inputs(step, results)
             key = self._cache_key(step, input_digests)
-            result = (
-                self._from_cache(step, key)
-                if self.use_cache and step.config.get("cache", True)
-                else None
-            )
+            result = self._from_cache(step, key) if self.use_cache and step.settings.cache else None
             if result is None:
                 result = self._run_with_retries(run_id, run_dir, step, input_paths, key, results)
         except (
@@ -321,8 +316,8 @@ class LocalRunner:
         key: str,
         results: dict[str, StepResult],
     ) -> StepResult:
-        retries = int(step.config.get("retries", 0))
-        backoff = float(step.config.get("retry_backoff_seconds", 1.0))
+        retries = step.settings.retries
+        backoff = step.settings.retry_backoff_seconds
         log_path = run_dir / "logs" / f"{step.name}.log"
         result = StepResult(step.name, "failed")
         for attempt in range(1, retries + 2):
@@ -354,7 +349,7 @@ class LocalRunner:
         environ = {**step.env, **self._runtime_env(run_id, step, results)}
         request = {
             "step": step.name,
-            "script": str(SCRIPTS_DIR / step.script["entry_point"]),
+            "script": str(step.script_path),
             "input_paths": input_paths,
             "output_paths": output_paths,
             "environ_vars": environ,
@@ -366,9 +361,7 @@ class LocalRunner:
         with log_path.open("a") as log:
             log.write(f"[cursus] attempt {attempt} of {step.name} at {time.strftime('%H:%M:%S')}\n")
         started = time.perf_counter()
-        exitcode = self._spawn(
-            request, timeout=float(step.config.get("max_runtime_seconds", 86400))
-        )
+        exitcode = self._spawn(request, timeout=float(step.settings.max_runtime_seconds))
         seconds = time.perf_counter() - started
         outcome = _read_json(work / "result.json")
         if exitcode != 0 or not outcome.get("ok"):
@@ -384,7 +377,7 @@ class LocalRunner:
             )
         digests = {name: self.store.commit(Path(path)) for name, path in output_paths.items()}
         metrics = outcome.get("metrics", {})
-        if step.config.get("cache", True):
+        if step.settings.cache:
             self.records.cache_put(key, step.step_type, digests, metrics)
         return StepResult(
             step.name,
@@ -472,18 +465,33 @@ class LocalRunner:
                         "which is not an output of a step it depends on"
                     )
             outputs[step.name] = set(step.outputs)
-            if (
-                not (SCRIPTS_DIR / step.script["entry_point"])
-                .resolve()
-                .is_relative_to(SCRIPTS_DIR.resolve())
-            ):
-                raise PlanError(
-                    f"step '{step.name}': script {step.script['entry_point']!r} is outside the scripts folder"
-                )
+            _check_script(step)
 
     def _call(self, method: str, *args: Any) -> None:
         for hook in self.hooks:
             getattr(hook, method)(*args)
+
+
+def _check_script(step: PlanStep) -> None:
+    """The files the plan says a step runs with are plain names inside its unit's folder, and
+    are there."""
+    folder = step.script_folder
+    for name in dict.fromkeys([step.script["entry_point"], *step.script.get("files", ())]):
+        path = folder / name
+        if (
+            "/" in name
+            or name.startswith(".")
+            or not path.resolve().is_relative_to(folder.resolve())
+        ):
+            raise PlanError(
+                f"step '{step.name}': script file {name!r} is outside its step unit's folder "
+                f"{folder}; recompile the plan with `cursus compile`"
+            )
+        if not path.is_file():
+            raise PlanError(
+                f"step '{step.name}': script file {path} is missing; the plan was compiled "
+                "against step units that have moved: recompile it with `cursus compile`"
+            )
 
 
 _file_digests: dict[tuple[str, int, int], str] = {}

@@ -253,11 +253,10 @@ class _Builder:
     # ------------------------------------------------------------ shared step settings
 
     def _common(self, step: PlanStep) -> dict[str, Any]:
-        cfg = step.config
         return {
             "role": self.target.role,
-            "instance_type": cfg.get("instance_type", "ml.m5.xlarge"),
-            "instance_count": int(cfg.get("instance_count", 1)),
+            "instance_type": step.settings.instance_type,
+            "instance_count": step.settings.instance_count,
             "sagemaker_session": self.session,
         }
 
@@ -272,9 +271,9 @@ class _Builder:
         from sagemaker.workflow.steps import CacheConfig
 
         options: dict[str, Any] = {}
-        retries = int(step.config.get("retries", 0))
+        retries = step.settings.retries
         if retries:
-            interval = max(1, round(float(step.config.get("retry_backoff_seconds", 1.0))))
+            interval = max(1, round(step.settings.retry_backoff_seconds))
             policy = {"max_attempts": retries, "interval_seconds": interval, "backoff_rate": 2.0}
             policies: list[Any] = [
                 StepRetryPolicy(
@@ -292,7 +291,7 @@ class _Builder:
                     )
                 )
             options["retry_policies"] = policies
-        if job and step.config.get("cache", True):
+        if job and step.settings.cache:
             options["cache_config"] = CacheConfig(enable_caching=True, expire_after=CACHE_EXPIRY)
         fed_by = {b["from_step"] for b in step.inputs.values() if "from_step" in b}
         order_only = [d for d in step.depends_on if d not in fed_by]
@@ -394,7 +393,7 @@ class _Builder:
         from sagemaker.processing import ProcessingInput, ProcessingOutput
         from sagemaker.workflow.steps import ProcessingStep
 
-        paths = preflight.contract_inputs(step) or {}
+        paths = preflight.contract_inputs(step)
         inputs, unpack = [], []
         for name, binding in step.inputs.items():
             source = self._source(step, name, binding)
@@ -416,9 +415,9 @@ class _Builder:
         bundle = source_bundle(
             bucket,
             pipeline_name,
-            entry,
+            step.script["folder"],
+            step.script["files"],
             step.script.get("requirements", ()),
-            step.script.get("bundle", ()),
         )
         runproc = launcher(bucket, pipeline_name, entry, unpack)
         self.bundles[step.name] = [bundle, runproc]
@@ -459,8 +458,8 @@ class _Builder:
             "framework_version": version,
             "py_version": py_version,
             "image_uri": self._image(step, "training"),
-            "volume_size_in_gb": int(step.config.get("volume_size_gb", 30)),
-            "max_runtime_in_seconds": int(step.config.get("max_runtime_seconds", 86400)),
+            "volume_size_in_gb": step.settings.volume_size_gb,
+            "max_runtime_in_seconds": step.settings.max_runtime_seconds,
             "output_kms_key": self.parameters[KMS_KEY],
             "env": env or None,
         }
@@ -494,9 +493,9 @@ class _Builder:
         bundle = source_bundle(
             self.target.bucket,
             self.target.pipeline_name,
-            entry,
+            step.script["folder"],
+            step.script["files"],
             step.script.get("requirements", ()),
-            step.script.get("bundle", ()),
         )
         self.bundles[step.name] = [bundle]
         estimator = self._estimator(step, entry, bundle.uri)
@@ -512,8 +511,8 @@ class _Builder:
             "framework_version": version,
             "py_version": py_version,
             "image_uri": self._image(step, "training"),
-            "volume_size": int(step.config.get("volume_size_gb", 30)),
-            "max_run": int(step.config.get("max_runtime_seconds", 86400)),
+            "volume_size": step.settings.volume_size_gb,
+            "max_run": step.settings.max_runtime_seconds,
             "output_path": self._output_prefix(step.name),
             "output_kms_key": self.parameters[KMS_KEY],
             # a copy: the SDK adds its sagemaker_* entries to the dict it is given
@@ -544,7 +543,7 @@ class _Builder:
                 "binds no packaged model; a register step needs a model.tar.gz input",
             )
         trained = self._trained_by(step)
-        instance_type = step.config.get("instance_type", "ml.m5.xlarge")
+        instance_type = step.settings.instance_type
         image = self._image(trained, "inference", instance_type)
         model = Model(
             image_uri=image,
@@ -621,7 +620,7 @@ class _Builder:
         """The container image of `step`'s framework: "training" (which processing jobs use
         too) or "inference"."""
         version, py_version = self._framework(step)
-        instance_type = instance_type or step.config.get("instance_type", "ml.m5.xlarge")
+        instance_type = instance_type or step.settings.instance_type
         with _framework_errors(step):
             return image_uri(
                 get_framework(step.framework, f"node {step.name}").image,

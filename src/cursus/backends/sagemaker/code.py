@@ -19,8 +19,6 @@ from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
-from cursus.steps.spec import SCRIPTS_DIR
-
 SOURCE_ARCHIVE = "sourcedir.tar.gz"
 LAUNCHER = "runproc.sh"
 CODE_DIR = "/opt/ml/processing/input/code/"  # where a FrameworkProcessor mounts sourcedir.tar.gz
@@ -56,19 +54,18 @@ REQUIREMENTS = "requirements.txt"
 
 
 def bundle_files(
-    entry_point: str, requirements: Sequence[str] = (), extra: Sequence[str] = ()
+    folder: str | Path, files: Sequence[str], requirements: Sequence[str] = ()
 ) -> dict[str, bytes]:
-    """Archive name -> content: the step's script, the shared modules beside it, the extra files
-    its contract bundles (Package's inference.py), and the requirements.txt of what the
+    """Archive name -> content: the files the Plan says the step's job runs with (its script,
+    the shared modules beside it, the extra files its contract bundles, e.g. Package's
+    inference.py), all from the step unit's folder, and the requirements.txt of what the
     container must install for it (training containers install it from the source dir
     themselves; the processing launcher does it)."""
-    files = {p.name: _file(p) for p in sorted(SCRIPTS_DIR.glob("_*.py"))}
-    for name in extra:
-        files[name] = _file(SCRIPTS_DIR / name)
-    files[entry_point] = _file(SCRIPTS_DIR / entry_point)
+    folder = Path(folder)
+    bundle = {name: _file(folder / name) for name in files}
     if requirements:
-        files[REQUIREMENTS] = "".join(f"{r}\n" for r in requirements).encode()
-    return files
+        bundle[REQUIREMENTS] = "".join(f"{r}\n" for r in requirements).encode()
+    return bundle
 
 
 def content_digest(files: dict[str, bytes]) -> str:
@@ -103,12 +100,12 @@ def code_prefix(bucket: str, pipeline_name: str) -> str:
 def source_bundle(
     bucket: str,
     pipeline_name: str,
-    entry_point: str,
+    folder: str | Path,
+    files: Sequence[str],
     requirements: Sequence[str] = (),
-    extra: Sequence[str] = (),
 ) -> CodeObject:
     """The `sourcedir.tar.gz` of one step, at its content-addressed S3 URI."""
-    files = bundle_files(entry_point, requirements, extra)
+    files = bundle_files(folder, files, requirements)
     uri = f"{code_prefix(bucket, pipeline_name)}{content_digest(files)}/{SOURCE_ARCHIVE}"
     return CodeObject(uri, tar_gz(files))
 

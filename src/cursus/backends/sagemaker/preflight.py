@@ -252,7 +252,7 @@ def _check_step(step: PlanStep, problems: list[CursusError]) -> None:
         )
         return
     _check_step_name(step, suffixes, refuse)
-    _check_instance_type(step.config.get("instance_type"), refuse)
+    _check_instance_type(step.settings.instance_type, refuse)
     _check_external_inputs(step, refuse)
     if step.job_kind == "register":
         _check_model_package_group(step, refuse)
@@ -264,9 +264,6 @@ def _check_step(step: PlanStep, problems: list[CursusError]) -> None:
             f"known: {', '.join(sorted(FRAMEWORKS))}",
         )
     inputs = contract_inputs(step)
-    if inputs is None:
-        refuse("spec", "has changed since the plan was compiled; compile the plan again")
-        return
     _check_container_paths(step, inputs, refuse)
     _check_env(step, refuse)
     if step.job_kind == "processing":
@@ -315,15 +312,9 @@ def _check_model_package_group(step: PlanStep, refuse: Any) -> None:
         )
 
 
-def contract_inputs(step: PlanStep) -> dict[str, str] | None:
-    """Input name -> container path, from the step's spec (the Plan records only the outputs'
-    paths); None when the spec is no longer the one the plan was compiled with."""
-    from cursus.steps.registry import get_step_type
-
-    spec = get_step_type(step.step_type).spec
-    if step.spec_digest and spec.digest != step.spec_digest:
-        return None
-    return dict(spec.contract.inputs)
+def contract_inputs(step: PlanStep) -> dict[str, str]:
+    """Input name -> container path of every input the step's contract has, bound or not."""
+    return dict(step.input_paths)
 
 
 def _check_container_paths(step: PlanStep, inputs: dict[str, str], refuse: Any) -> None:
