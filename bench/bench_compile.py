@@ -26,8 +26,9 @@ from pathlib import Path
 
 from cursus.api.dag import PipelineDAG
 from cursus.api.loading import load_dag
-from cursus.core.compiler import PipelineDAGCompiler, compile_plan
+from cursus.core.compiler import PipelineDAGCompiler
 from cursus.core.config_file import default_configs, save_configs
+from cursus.core.planner import compile_plan
 
 RESULTS = Path(__file__).resolve().parent / "results" / "compile.json"
 SIZES = ((100, 20), (1000, 5), (5000, 3))  # nodes, runs

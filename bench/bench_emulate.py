@@ -39,18 +39,18 @@ def write_config(path: Path) -> Path:
 
 
 def local_run(config: Path, root: Path) -> float:
-    from cursus.backends.local import run_pipeline
+    from cursus.targets import run_pipeline
 
     started = time.perf_counter()
-    result = run_pipeline(DAG, config, workspace=root, use_cache=False, workers=2)
+    result = run_pipeline(DAG, config, workspace=root, use_cache=False, workers=2, tracking=False)
     seconds = time.perf_counter() - started
     assert result.ok, {n: s.error for n, s in result.steps.items() if not s.ok}
     return seconds
 
 
 def emulation(config: Path, root: Path) -> tuple[float, dict[str, float]]:
-    from cursus.backends.sagemaker import compile_dag
     from cursus.backends.sagemaker.emulate import emulate
+    from cursus.targets import compile_dag
 
     started = time.perf_counter()
     result = emulate(compile_dag(DAG, config), root, workers=2)

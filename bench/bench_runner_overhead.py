@@ -34,7 +34,7 @@ from pathlib import Path
 from _runner_common import compile_plan, load_dag, step_spans, table, write_config, write_results
 from cursus.backends.local import LocalRunner
 from cursus.plan import Plan
-from cursus.steps.spec import SCRIPTS_DIR
+from cursus.steps.library import BUNDLED_LIBRARY as SCRIPTS_DIR
 
 TARGET_MS_PER_STEP = 100.0
 

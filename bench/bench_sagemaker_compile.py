@@ -63,7 +63,7 @@ def cli_compile(config: Path, target: str, out: Path, env: dict[str, str]) -> No
 
 def in_process(config: Path, runs: int) -> dict[str, object]:
     from cursus.api.loading import load_dag
-    from cursus.backends.sagemaker import compile_plan_to_sagemaker
+    from cursus.backends.sagemaker import generate_pipeline
     from cursus.backends.sagemaker.sdk import load_sdk
     from cursus.core.compiler import PipelineDAGCompiler
 
@@ -72,9 +72,9 @@ def in_process(config: Path, runs: int) -> dict[str, object]:
     compiler.compile_to_plan(dag)  # warm the spec and script caches
     plan = [timed(lambda: compiler.compile_to_plan(dag)) for _ in range(runs)]
     sdk_import = timed(load_sdk)
-    first = timed(lambda: compile_plan_to_sagemaker(compiler.compile_to_plan(dag)).definition())
+    first = timed(lambda: generate_pipeline(compiler.compile_to_plan(dag)).definition())
     warm = [
-        timed(lambda: compile_plan_to_sagemaker(compiler.compile_to_plan(dag)).definition())
+        timed(lambda: generate_pipeline(compiler.compile_to_plan(dag)).definition())
         for _ in range(runs)
     ]
     return {

@@ -15,9 +15,15 @@ PLAN_FORMAT = 2
 
 
 def dag_digest(dag: dict[str, Any]) -> str:
-    """The one digest of a DAG: sha256 of its canonical JSON ({"nodes", "edges", ...} as
-    `PipelineDAG.to_dict()["dag"]` and `Plan.dag` hold it)."""
-    return hashlib.sha256(json.dumps(dag, sort_keys=True).encode()).hexdigest()
+    """The one digest of a DAG (`Plan.dag`, or `PipelineDAG.to_dict()["dag"]`): sha256 of the
+    DAG file `PipelineDAG.to_json()` writes for it, so the template registry, MLflow tags and
+    the catalog agree on it."""
+    body = {
+        "description": dag.get("description", ""),
+        "nodes": list(dag.get("nodes", [])),
+        "edges": [list(edge) for edge in dag.get("edges", [])],
+    }
+    return hashlib.sha256((json.dumps({"dag": body}, indent=2) + "\n").encode()).hexdigest()
 
 
 @dataclass

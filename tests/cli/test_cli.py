@@ -14,8 +14,8 @@ from click.testing import CliRunner
 from cursus.api.dag import PipelineDAG
 from cursus.api.loading import load_dag
 from cursus.cli.main import cli
-from cursus.core.compiler import compile_plan
 from cursus.core.config_file import load_configs, save_configs
+from cursus.core.planner import compile_plan
 from cursus.plan import Plan
 from cursus.steps.library import step_library
 
@@ -245,6 +245,7 @@ def test_dag_explain_shows_unbound_optional_inputs_and_explicit_uris(tmp_path: P
 def test_steps_list_shows_every_step_type() -> None:
     code, out = run("steps", "list")
     assert code == 0
+    out_text = out
     lines = [line for line in out.splitlines() if not line.startswith(" ")]
     assert [line.split()[0] for line in lines] == sorted(step_library().units)
     assert all(line.split()[-1] == "bundled" for line in lines)
@@ -253,10 +254,10 @@ def test_steps_list_shows_every_step_type() -> None:
     assert {r["step_type"]: r["origin"] for r in rows} == {
         name: "bundled" for name in step_library().units
     }
-    package = next(line for line in lines if line.startswith("Package "))
-    assert package.split() == [
-        "Package",
-        "processing",
+    all_lines = out_text.splitlines()
+    at = next(i for i, line in enumerate(all_lines) if line.startswith("Package "))
+    assert all_lines[at].split() == ["Package", "processing", "sklearn", "bundled"]
+    assert all_lines[at + 1].split() == [
         "in:",
         "model_input,",
         "calibration_model",

@@ -13,13 +13,9 @@ import pytest
 
 from cursus.api.dag import PipelineDAG
 from cursus.api.loading import load_dag
-from cursus.core.compiler import (
-    PipelineDAGCompiler,
-    compile_dag_to_pipeline,
-    compile_plan,
-    validate,
-)
+from cursus.core.compiler import PipelineDAGCompiler, compile_dag_to_pipeline
 from cursus.core.config_file import default_configs, save_configs
+from cursus.core.planner import compile_plan, validate
 from cursus.errors import ConfigError, PlanError, ResolutionError, SpecError, ValidationFailed
 from cursus.plan import PLAN_FORMAT, Plan
 
@@ -220,9 +216,16 @@ def test_compiler_object_and_function(e2e_config: Path) -> None:
     assert isinstance(plan, Plan)
     assert compile_dag_to_pipeline(dag, e2e_config, target="plan").to_json() == plan.to_json()
     with pytest.raises(
-        ConfigError, match="unknown compile target 'airflow'; available: sagemaker, plan"
+        ConfigError,
+        match="unknown compile target 'kubeflow'; available: plan, local, sagemaker, airflow",
+    ):
+        compiler.compile(dag, target="kubeflow")
+    with pytest.raises(
+        ConfigError, match="target 'airflow': missing a required argument: 'output'"
     ):
         compiler.compile(dag, target="airflow")
+    runner = compiler.compile(dag, target="local", workspace=e2e_config.parent / "ws")
+    assert runner.plan.to_json() == plan.to_json()
     report = PipelineDAGCompiler(e2e_config.with_name("missing.json")).validate_dag_compatibility(
         dag
     )

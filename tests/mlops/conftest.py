@@ -19,9 +19,9 @@ import pytest
 from _mlops_support import TrackedE2E
 
 from cursus.api.loading import load_dag
-from cursus.backends.local import run_pipeline
 from cursus.core.config_file import default_configs, save_configs
 from cursus.mlops.tracking import MLflowTracking
+from cursus.targets import run_pipeline
 
 
 @pytest.fixture(autouse=True)
@@ -69,9 +69,13 @@ def tracked_e2e(tmp_path_factory: pytest.TempPathFactory) -> TrackedE2E:
     )
     workspace = root / "ws"
     hooks = [MLflowTracking(workspace=workspace), MLflowTracking(workspace=workspace)]
-    first = run_pipeline("xgboost_e2e", config, workspace=workspace, hooks=hooks[:1])
+    first = run_pipeline(
+        "xgboost_e2e", config, workspace=workspace, hooks=hooks[:1], tracking=False
+    )
     assert first.ok, {n: s.error for n, s in first.steps.items() if not s.ok}
-    cached = run_pipeline("xgboost_e2e", config, workspace=workspace, hooks=hooks[1:])
+    cached = run_pipeline(
+        "xgboost_e2e", config, workspace=workspace, hooks=hooks[1:], tracking=False
+    )
     assert cached.ok
     plan = PipelineDAGCompiler(config).compile_to_plan(load_dag("xgboost_e2e"))
     return TrackedE2E(

@@ -14,6 +14,7 @@ import pytest
 from _mlops_support import TrackedE2E
 from mlflow import MlflowClient
 
+from cursus.api.loading import load_dag
 from cursus.backends.local import StepResult
 from cursus.mlops.tracking import MLflowTracking, dag_digest, flatten, git_commit, mlflow_client
 from cursus.plan import Plan, PlanStep
@@ -60,8 +61,9 @@ def test_each_run_is_a_parent_run_with_a_nested_run_per_step(tracked_e2e: Tracke
     assert tags["pipeline_name"] == "xgboost-e2e"
     assert tags["pipeline_version"] == tracked_e2e.plan.pipeline["pipeline_version"]
     assert tags["author"] == "ada"
-    expected_dag = hashlib.sha256(json.dumps(tracked_e2e.plan.dag, sort_keys=True).encode())
-    assert tags["dag_digest"] == expected_dag.hexdigest() == dag_digest(tracked_e2e.plan)
+    # the DAG file's digest: the template registry and the catalog use the same one
+    expected_dag = hashlib.sha256(load_dag("xgboost_e2e").to_json().encode())
+    assert tags["dag_digest"] == expected_dag.hexdigest() == dag_digest(tracked_e2e.plan.dag)
     head = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, cwd=".")
     if head.returncode == 0:
         assert tags["git_commit"] == head.stdout.strip()

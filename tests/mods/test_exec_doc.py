@@ -6,8 +6,8 @@ from pathlib import Path
 import pytest
 
 from cursus.api.loading import load_dag
-from cursus.core.compiler import compile_plan
 from cursus.core.config_file import load_configs
+from cursus.core.planner import compile_plan
 from cursus.errors import ConfigError
 from cursus.mods.exec_doc import (
     apply_execution_document,

@@ -7,7 +7,6 @@ from pathlib import Path
 
 import pytest
 
-from cursus.backends.local import run_pipeline
 from cursus.core.config_file import default_configs, save_configs
 from cursus.errors import ConfigError
 from cursus.mods.registry import TemplateRegistryReader
@@ -17,6 +16,7 @@ from cursus.pipeline_catalog.deployment import (
     validate_model_path,
 )
 from cursus.pipeline_catalog.shared_dags.generic.deployment import create_dag
+from cursus.targets import run_pipeline
 
 ROLE = "arn:aws:iam::123456789012:role/SageMakerRole"
 
@@ -31,7 +31,11 @@ def trained_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
     configs["XGBoostTraining"].hyperparameters.num_round = 10
     config = save_configs(configs, root / "train.json")
     result = run_pipeline(
-        "xgboost_simple", config, workspace=root / "ws", registry_uri=str(root / "reg")
+        "xgboost_simple",
+        config,
+        workspace=root / "ws",
+        registry_uri=str(root / "reg"),
+        tracking=False,
     )
     assert result.ok
     return Path(result.steps["XGBoostTraining"].outputs["model_output"])

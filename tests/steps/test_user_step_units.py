@@ -89,7 +89,7 @@ def test_the_unit_beside_the_dag_is_listed_validated_and_runs(project: Path) -> 
 
 
 def test_the_unit_compiles_for_sagemaker_with_its_own_code(project: Path) -> None:
-    from cursus.backends.sagemaker import compile_dag
+    from cursus.targets import compile_dag
 
     compiled = compile_dag(str(project / "dag.json"), project / "config.json")
     steps = {s["Name"]: s for s in compiled.definition_dict()["Steps"]}
@@ -126,8 +126,8 @@ def test_the_unit_runs_in_the_sklearn_image_twin(project: Path, tmp_path: Path) 
         if os.environ.get("CURSUS_REQUIRE_TWINS") == "1":
             pytest.fail(str(exc))
         pytest.skip(str(exc))
-    from cursus.backends.sagemaker import compile_dag
     from cursus.backends.sagemaker.emulate import emulate
+    from cursus.targets import compile_dag
 
     compiled = compile_dag(str(project / "dag.json"), project / "config.json")
     emulation = emulate(compiled, tmp_path / "emulation")

@@ -150,6 +150,13 @@ class PipelineDAG:
             }
         }
 
+    @property
+    def digest(self) -> str:
+        """The DAG's digest (`cursus.plan.dag_digest`): the same DAG, the same digest."""
+        from cursus.plan import dag_digest
+
+        return dag_digest(self.to_dict()["dag"])
+
     def to_json(self, path: str | Path | None = None) -> str:
         text = json.dumps(self.to_dict(), indent=2) + "\n"
         if path is not None:

@@ -217,7 +217,10 @@ def _shared_values(sets: tuple[str, ...]) -> dict[str, Any]:
 @click.option("--workers", type=click.IntRange(1, 256), help="steps run at once")
 @click.option("--no-cache", is_flag=True, help="run every step even when cached")
 @click.option("--registry-uri", help="model registry for Registration [the workspace's]")
-@click.option("--track", is_flag=True, help="track the run in MLflow")
+@click.option(
+    "--tracking-uri", help="MLflow tracking URI [MLFLOW_TRACKING_URI, else <workspace>/mlflow.db]"
+)
+@click.option("--no-tracking", is_flag=True, help="do not track this run in MLflow")
 @click.option(
     "--export-model",
     type=click.Path(file_okay=False),
@@ -231,11 +234,13 @@ def run(
     workers: int | None,
     no_cache: bool,
     registry_uri: str | None,
-    track: bool,
+    tracking_uri: str | None,
+    no_tracking: bool,
     export_model: str | None,
     as_json: bool,
 ) -> None:
-    """Run a catalog pipeline on this machine with the local runner."""
+    """Run a catalog pipeline on this machine, as `cursus run` runs a DAG (tracked in MLflow,
+    its data lineage recorded)."""
     from cursus.cli.progress import LiveProgress, print_summary
     from cursus.pipeline_catalog import utils
     from cursus.pipeline_catalog.index import get_pipeline
@@ -249,7 +254,9 @@ def run(
         workers=workers,
         use_cache=not no_cache,
         hooks=hooks,
-        tracking=track,
+        tracking=not no_tracking,
+        tracking_uri=tracking_uri,
+        background_tracking=True,
         registry_uri=registry_uri,
     )
     exported = utils.export_model(result, export_model) if export_model and result.ok else None

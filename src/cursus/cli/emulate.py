@@ -45,11 +45,11 @@ def emulate_command(
     """Compile DAG for SageMaker and run its definition step by step in image twins: processing
     jobs through their entry point and code bundle, training in script mode, the model served
     through the image's toolkit. Offline, no Docker; each job sees /opt/ml and no network."""
-    from cursus.backends.sagemaker import compile_dag
     from cursus.backends.sagemaker.emulate import StepResult, emulate
     from cursus.cli.sagemaker import _parameters
+    from cursus.targets import compile_dag
 
-    compiled = compile_dag(dag_ref, config)
+    compiled = compile_dag(dag_ref, config, "sagemaker")
     definition = compiled.definition_dict()
     if build_twins:
         _build_for(definition)

@@ -71,10 +71,10 @@ CONFIG_OPTION = click.option(
 @CONFIG_OPTION
 def validate(dag_ref: str, config: str) -> None:
     """Check a DAG and config; report every problem at once."""
-    from cursus.core.compiler import PipelineDAGCompiler
+    from cursus.core.planner import validate_files
 
     dag, _ = _load(dag_ref)
-    report = PipelineDAGCompiler(config).validate_dag_compatibility(dag)
+    report = validate_files(dag, config)
     for warning in report.warnings:
         click.echo(f"warning: {warning}", err=True)
     report.raise_if_failed()
@@ -100,30 +100,25 @@ def compile(
     dag_ref: str, config: str, target: str, output: str | None, workspace: str | None
 ) -> None:
     """Compile a DAG and config to a Plan, a SageMaker pipeline definition, or an Airflow DAG file."""
-    from cursus.core.compiler import PipelineDAGCompiler
+    from cursus.core.planner import compile_plan
+    from cursus.targets import build
 
     dag, _ = _load(dag_ref)
-    if target == "airflow":
-        from cursus.backends.airflow import write_dag_file
-
-        if not output:
-            raise CursusError(
-                "--target airflow writes a DAG file: give its path with -o dags/NAME.py"
-            )
-        plan = PipelineDAGCompiler(config).compile_to_plan(dag)
-        ws = str(Path(workspace).resolve()) if workspace else None
-        dag_file, plan_file = write_dag_file(plan, output, workspace=ws)
-        click.echo(f"wrote {dag_file} and {plan_file}", err=True)
-        return
-    if target == "sagemaker":  # offline: no network, no credentials
-        from cursus.cli.sagemaker import compile_definition
-
-        write_or_print(compile_definition(dag, config), output)
-        return
-    plan = PipelineDAGCompiler(config).compile(dag, target=target)
+    if target == "airflow" and not output:
+        raise CursusError("--target airflow writes a DAG file: give its path with -o dags/NAME.py")
+    plan = compile_plan(dag, config)
     for warning in plan.warnings:
         click.echo(f"warning: {warning}", err=True)
-    write_or_print(plan.to_json(), output)
+    if target == "airflow":
+        dag_file, plan_file = build(plan, "airflow", output=output, workspace=workspace)
+        click.echo(f"wrote {dag_file} and {plan_file}", err=True)
+    elif target == "sagemaker":  # offline: no network, no credentials
+        compiled = build(plan, "sagemaker")
+        for warning in compiled.warnings:
+            click.echo(f"warning: {warning}", err=True)
+        write_or_print(compiled.to_json(), output)
+    else:
+        write_or_print(plan.to_json(), output)
 
 
 # ---------------------------------------------------------------- dag
@@ -159,8 +154,8 @@ def dag_show(dag_ref: str, fmt: str) -> None:
 @CONFIG_OPTION
 def dag_explain(dag_ref: str, config: str) -> None:
     """Show how every input is bound, with its score and the evidence."""
-    from cursus.core.compiler import validate
     from cursus.core.config_file import load_configs
+    from cursus.core.planner import validate
 
     graph, _ = _load(dag_ref)
     configs = load_configs(config, graph)
@@ -329,14 +324,14 @@ def _parse_set_value(field: str, value: str) -> Any:
 
 
 def _plan_with_execution_document(graph: Any, config: str, document: str) -> Any:
-    from cursus.core.compiler import compile_plan
     from cursus.core.config_file import load_configs
+    from cursus.core.planner import compile_plan
     from cursus.mods.exec_doc import apply_execution_document, load_execution_document
 
     configs = apply_execution_document(
         load_configs(config, graph), load_execution_document(document), document
     )
-    return compile_plan(graph, configs, config)
+    return compile_plan(graph, configs)
 
 
 def _pipeline_name_from(dag_ref: str) -> str:
@@ -394,32 +389,28 @@ def run(
     """Run a pipeline on this machine, tracked in MLflow."""
     from rich.console import Console
 
-    from cursus.backends.local import LocalRunner
     from cursus.cli.progress import LiveProgress, print_summary
-    from cursus.core.compiler import PipelineDAGCompiler
+    from cursus.core.planner import compile_plan
+    from cursus.targets import run_plan
 
     graph, _ = _load(dag_ref)
     if exec_doc:
         plan = _plan_with_execution_document(graph, config, exec_doc)
     else:
-        plan = PipelineDAGCompiler(config).compile_to_plan(graph)
+        plan = compile_plan(graph, config)
     console = Console(stderr=as_json, soft_wrap=True)
     hooks = [] if quiet or as_json or not console.is_terminal else [LiveProgress(console)]
-    from cursus.cli.mlops import tracking_hooks
-
-    hooks += tracking_hooks(workspace, tracking_uri, enabled=not no_tracking)
-    from cursus.mlops.data import DataLineage
-
-    lineage = DataLineage(warn=False)  # its warnings are printed below, after the summary
-    hooks.append(lineage)
-    result = LocalRunner(
+    result = run_plan(
         plan,
         workspace=workspace,
         workers=workers,
         use_cache=not no_cache,
         hooks=hooks,
+        tracking=not no_tracking,
+        tracking_uri=tracking_uri,
+        background_tracking=True,  # written by a process that outlives this one
         registry_uri=registry_uri,
-    ).run()
+    )
     if as_json:
         click.echo(json.dumps(result.to_dict(), indent=2, sort_keys=True))
     elif not quiet:
@@ -428,7 +419,7 @@ def run(
         for name, step in result.steps.items():
             if step.status == "failed":
                 click.echo(f"error: {name} failed: {step.error}", err=True)
-    for warning in lineage.warnings:
+    for warning in result.warnings:  # after the summary
         click.echo(f"warning: {warning}", err=True)
     if not result.ok:
         sys.exit(1)

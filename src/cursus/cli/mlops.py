@@ -12,8 +12,6 @@ from typing import Any
 
 import click
 
-from cursus.backends.local.hooks import RunHooks
-
 WORKSPACE = click.option(
     "--workspace", type=click.Path(file_okay=False), help="workspace folder [./.cursus]"
 )
@@ -22,26 +20,6 @@ REGISTRY = click.option(
     "--registry-uri", help="registry to read [the workspace's MLflow store, else its folder]"
 )
 JSON = click.option("--json", "as_json", is_flag=True, help="print JSON")
-
-
-def tracking_hooks(
-    workspace: str | None, tracking_uri: str | None, enabled: bool = True
-) -> list[RunHooks]:
-    """The hooks `cursus run` adds: MLflow tracking, written by a background process so it costs
-    the run almost nothing. Empty when disabled, or when MLflow is not installed and no URI was
-    asked for."""
-    from cursus.mlops.project import MLOpsError
-    from cursus.workspace import mlflow_available
-
-    if not enabled:
-        return []
-    if not mlflow_available():
-        if tracking_uri:
-            raise MLOpsError("--tracking-uri needs MLflow; `pip install mlflow` or drop the option")
-        return []
-    from cursus.mlops.tracking import MLflowTracking
-
-    return [MLflowTracking(tracking_uri, workspace=workspace, background=True)]
 
 
 def register(cli: click.Group) -> None:

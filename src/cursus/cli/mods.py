@@ -28,10 +28,10 @@ def exec_doc() -> None:
 def generate(dag_ref: str, config: str, output: str | None) -> None:
     """Build the execution document of a compiled pipeline (secrets left out)."""
     from cursus.api.loading import load_dag
-    from cursus.core.compiler import PipelineDAGCompiler
+    from cursus.core.planner import compile_plan
     from cursus.mods.exec_doc import generate_execution_document
 
-    plan = PipelineDAGCompiler(config).compile_to_plan(load_dag(dag_ref))
+    plan = compile_plan(load_dag(dag_ref), config)
     write_or_print(
         json.dumps(generate_execution_document(plan), indent=2, sort_keys=True) + "\n", output
     )
@@ -50,9 +50,9 @@ def validate(document: str, dag_ref: str | None, config: str | None) -> None:
     plan = None
     if dag_ref and config:
         from cursus.api.loading import load_dag
-        from cursus.core.compiler import PipelineDAGCompiler
+        from cursus.core.planner import compile_plan
 
-        plan = PipelineDAGCompiler(config).compile_to_plan(load_dag(dag_ref))
+        plan = compile_plan(load_dag(dag_ref), config)
     elif dag_ref or config:
         raise ConfigError("give both --dag and --config, or neither")
     problems = validate_execution_document(doc, plan, source=document)

@@ -20,9 +20,9 @@ def register(cli: click.Group) -> None:
 
 def compile_definition(dag_ref: str, config: str) -> str:
     """The indented definition JSON of `dag_ref` with `config`; warnings go to stderr."""
-    from cursus.backends.sagemaker import compile_dag
+    from cursus.targets import compile_dag
 
-    compiled = compile_dag(dag_ref, config)
+    compiled = compile_dag(dag_ref, config, "sagemaker")
     for warning in compiled.plan.warnings + compiled.warnings:
         click.echo(f"warning: {warning}", err=True)
     return compiled.to_json()
@@ -77,9 +77,11 @@ def deploy(
     """Upload the code and create or update the pipeline (an upsert).
 
     --param sets parameter defaults stored in the pipeline."""
-    from cursus.backends.sagemaker import deploy as deploy_pipeline
+    from cursus.backends.sagemaker import upsert
+    from cursus.targets import compile_dag
 
-    result = deploy_pipeline(dag_ref, config, role=role, parameters=_parameters(params))
+    compiled = compile_dag(dag_ref, config, "sagemaker", role=role, parameters=_parameters(params))
+    result = upsert(compiled)
     for warning in result.warnings:
         click.echo(f"warning: {warning}", err=True)
     if as_json:
@@ -118,17 +120,14 @@ def start(
 
     Values SageMaker would refuse (a ModelApprovalStatus it does not know, a display name over
     82 characters) are refused first: with a DAG and config, before any AWS call."""
-    from cursus.backends.sagemaker import start as start_pipeline
+    from cursus.backends.sagemaker import start_pipeline
 
     parameters = _parameters(params)
     if config and parameters:
         _check_before_aws(pipeline, config, parameters, display_name)
+    name, config_region = resolve_pipeline(pipeline, config)
     result = start_pipeline(
-        pipeline,
-        config,
-        parameters=parameters,
-        region=region,
-        display_name=display_name,
+        name, parameters, region=region or config_region, display_name=display_name
     )
     if as_json:
         _print_json(result)
@@ -142,16 +141,35 @@ def _check_before_aws(
     """Check --param values against the definition a DAG and its config compile to, so a value
     SageMaker would refuse never costs an AWS call. A bare pipeline name has no local
     definition: `start` checks it against the stored one, read before the execution starts."""
-    from cursus.backends.sagemaker import compile_dag
     from cursus.backends.sagemaker.aws import check_start
     from cursus.errors import DAGError
+    from cursus.targets import compile_dag
 
     try:
-        compiled = compile_dag(pipeline, config)
+        compiled = compile_dag(pipeline, config, "sagemaker")
     except DAGError:  # a pipeline name, given with a config for its region
         return
     definition = compiled.definition_dict()
     check_start(compiled.name, parameters, display_name, definition, compiled.target.region)
+
+
+def resolve_pipeline(pipeline: str, config_path: str | None) -> tuple[str, str | None]:
+    """(pipeline name, region): from a DAG and its config, or a pipeline name as given (with the
+    config's region, if a config is given)."""
+    from cursus.errors import DAGError
+
+    if config_path is None:
+        return pipeline, None
+    from cursus.core.planner import compile_plan
+
+    try:
+        plan = compile_plan(pipeline, config_path)
+    except DAGError:  # a pipeline name, given with a config for its region
+        from cursus.core.config_file import load_configs
+
+        configs = load_configs(config_path)
+        return pipeline, next((c.region for c in configs.values()), None)
+    return plan.pipeline["pipeline_name"], plan.pipeline.get("region")
 
 
 @sagemaker.command("executions")

@@ -29,6 +29,10 @@ def step() -> None:
 )
 @click.option("--no-cache", is_flag=True)
 @click.option("--registry-uri", help="model registry for Registration steps")
+@click.option(
+    "--tracking-uri", help="MLflow tracking URI [MLFLOW_TRACKING_URI, else <workspace>/mlflow.db]"
+)
+@click.option("--no-tracking", is_flag=True, help="do not track this step in MLflow")
 def step_run(
     plan_path: str,
     step_name: str,
@@ -36,16 +40,26 @@ def step_run(
     workspace: str | None,
     no_cache: bool,
     registry_uri: str | None,
+    tracking_uri: str | None,
+    no_tracking: bool,
 ) -> None:
-    """Run STEP of the Plan file PLAN within run --run-id; its upstream steps must have succeeded."""
-    from cursus.backends.local.runner import LocalRunner
+    """Run STEP of the Plan file PLAN within run --run-id; its upstream steps must have succeeded.
+
+    The run is tracked in MLflow and its data lineage recorded, as `cursus run` does."""
     from cursus.plan import Plan
+    from cursus.targets import run_plan_step
 
     plan = Plan.load(plan_path)
-    runner = LocalRunner(
-        plan, workspace=workspace, use_cache=not no_cache, registry_uri=registry_uri
+    result = run_plan_step(
+        plan,
+        step_name,
+        _safe_run_id(run_id),
+        workspace=workspace,
+        use_cache=not no_cache,
+        tracking=not no_tracking,
+        tracking_uri=tracking_uri,
+        registry_uri=registry_uri,
     )
-    result = runner.run_one(_safe_run_id(run_id), step_name)
     metrics = ", ".join(f"{k}={v:.4g}" for k, v in result.metrics.items())
     click.echo(f"{step_name}: {result.status}" + (f"  {metrics}" if metrics else ""))
     for name, folder in result.outputs.items():

@@ -42,23 +42,26 @@ class PipelineTemplateBase(ABC):
         return next(iter(self.configs.values()))
 
     def compile_plan(self) -> Plan:
-        from cursus.core.compiler import compile_plan
+        from cursus.core.planner import compile_plan
 
-        return compile_plan(self.dag, self.configs, str(self.config_path))
+        return compile_plan(self.dag, self.config_path)
 
     def generate_pipeline(self) -> Any:
-        """A `sagemaker.workflow.pipeline.Pipeline` for this DAG and config (needs the sagemaker extra)."""
-        from cursus.backends.sagemaker import compile_plan_to_sagemaker
+        """A `sagemaker.workflow.pipeline.Pipeline` for this DAG and config (needs the sagemaker
+        extra): the SageMaker target's `generate_pipeline` of the Plan."""
+        from cursus import targets
 
-        parameters = self.options.get("pipeline_parameters")
-        built = compile_plan_to_sagemaker(
-            self.compile_plan(), role=self.role, parameters=parameters
+        built = targets.build(
+            self.compile_plan(),
+            "sagemaker",
+            role=self.role,
+            parameters=self.options.get("pipeline_parameters"),
         )
         return built.pipeline
 
     # digests identify what a template builds, for the template registry
     def dag_digest(self) -> str:
-        return hashlib.sha256(self.dag.to_json().encode()).hexdigest()
+        return self.dag.digest
 
     def config_digest(self) -> str:
         from cursus.core.config_file import dump_configs

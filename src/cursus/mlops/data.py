@@ -347,6 +347,7 @@ class DataLineage(RunHooks):
             if self.warn:
                 warnings.warn(message, DataChangedWarning, stacklevel=2)
         self.warnings = changes
+        result.warnings += changes
 
 
 @contextmanager

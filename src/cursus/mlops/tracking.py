@@ -16,7 +16,6 @@ a process of its own that finishes writing after `cursus run` has returned (the 
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import json
 import logging
 import os
@@ -31,6 +30,7 @@ from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
 from cursus.backends.local.hooks import RunHooks
+from cursus.plan import dag_digest
 from cursus.workspace import default_tracking_uri, resolve_workspace
 
 if TYPE_CHECKING:
@@ -43,6 +43,7 @@ REPORT_SUFFIXES = (".png", ".json", ".html")
 MAX_PARAM_CHARS = 6000  # MLflow's limit on a param value
 MAX_TAG_CHARS = 5000
 PARAMS_PER_BATCH = 100  # MLflow's limit per log_batch
+PIPELINE_TAG = "cursus_pipeline_run"  # marks a pipeline's parent run (steps are its children)
 STATUS = {"succeeded": "FINISHED", "cached": "FINISHED", "failed": "FAILED", "skipped": "KILLED"}
 REGISTRATION_RECORD = "registration.json"
 
@@ -170,10 +171,6 @@ def _param_key(key: str) -> str:
     return re.sub(r"[^\w.\- /]", "_", key)[:250]
 
 
-def dag_digest(plan: Plan) -> str:
-    return hashlib.sha256(json.dumps(plan.dag, sort_keys=True).encode()).hexdigest()
-
-
 def git_commit(cwd: str | Path) -> str | None:
     """The commit checked out in the repository holding `cwd`; None without git or a repository."""
     try:
@@ -261,7 +258,7 @@ class MLflowTracking(RunHooks):
             "pipeline_name": str(meta.get("pipeline_name", "")),
             "pipeline_version": str(meta.get("pipeline_version", "")),
             "author": str(meta.get("author", "")),
-            "dag_digest": dag_digest(plan),
+            "dag_digest": dag_digest(plan.dag),
         }
         if meta.get("pipeline_description"):
             tags["mlflow.note.content"] = str(meta["pipeline_description"])[:MAX_TAG_CHARS]
@@ -385,18 +382,29 @@ class _Recorder:
 
     def _pipeline_start(self, event: dict[str, Any]) -> None:
         experiment_id = ensure_experiment(self.client, event["experiment"], self.uri)
-        tags = dict(event["tags"])
+        tags = {**event["tags"], PIPELINE_TAG: "true"}
         commit = git_commit(event["cwd"])
         if commit:
             tags["git_commit"] = commit
             tags["mlflow.source.git.commit"] = commit
-        run = self.client.create_run(
-            experiment_id,
-            start_time=event["time"],
-            tags=tags,
-            run_name=event["run"],
+        # a run resumed, or run one step per process (Airflow), continues its MLflow run
+        existing = self.client.search_runs(
+            [experiment_id],
+            filter_string=f"tags.cursus_run_id = '{event['run']}' and tags.{PIPELINE_TAG} = 'true'",
+            max_results=1,
         )
-        self.parents[event["run"]] = self.tracked[event["run"]] = run.info.run_id
+        if existing:
+            parent = existing[0].info.run_id
+            if existing[0].info.status != "RUNNING":
+                self.client.update_run(parent, "RUNNING")
+        else:
+            parent = self.client.create_run(
+                experiment_id,
+                start_time=event["time"],
+                tags=tags,
+                run_name=event["run"],
+            ).info.run_id
+        self.parents[event["run"]] = self.tracked[event["run"]] = parent
         self.experiments[event["run"]] = experiment_id
         self.summary[event["run"]] = {}
 
@@ -468,16 +476,23 @@ class _Recorder:
                 )
 
     def _pipeline_end(self, event: dict[str, Any]) -> None:
-        from mlflow.entities import Metric
-
         parent = self.parents.pop(event["run"])
-        metrics = {**self.summary.pop(event["run"], {}), "seconds": float(event["seconds"])}
-        batch = [Metric(k, float(v), event["time"], 0) for k, v in sorted(metrics.items())]
-        for start in range(0, len(batch), 1000):
-            self.client.log_batch(parent, metrics=batch[start : start + 1000])
+        metrics = dict(self.summary.pop(event["run"], {}))
+        self.experiments.pop(event["run"], None)
+        if event["status"] == "running":  # one step of a run others continue: keep it open
+            self._log_metrics(parent, metrics, event["time"])
+            return
+        metrics["seconds"] = float(event["seconds"])
+        self._log_metrics(parent, metrics, event["time"])
         status = "FINISHED" if event["status"] == "succeeded" else "FAILED"
         self.client.set_terminated(parent, status, end_time=event["time"])
-        self.experiments.pop(event["run"], None)
+
+    def _log_metrics(self, run_id: str, metrics: dict[str, Any], when: int) -> None:
+        from mlflow.entities import Metric
+
+        batch = [Metric(k, float(v), when, 0) for k, v in sorted(metrics.items())]
+        for start in range(0, len(batch), 1000):
+            self.client.log_batch(run_id, metrics=batch[start : start + 1000])
 
 
 # ---------------------------------------------------------------------- writers

@@ -114,7 +114,7 @@ class MODSPipelineDAGCompiler(PipelineDAGCompiler):
         )
         frameworks = sorted({c.__class__.__name__ for c in configs.values()})
         digests = {
-            "dag": hashlib.sha256(dag.to_json().encode()).hexdigest(),
+            "dag": dag.digest,
             "config": hashlib.sha256(dump_configs(configs).encode()).hexdigest(),
             "framework": _framework(frameworks),
         }

@@ -170,7 +170,7 @@ def start_pipeline_execution(
     document whose step values differ from the config is refused (redeploy to change them); the
     local runner applies step values directly (`cursus run --exec-doc`).
     """
-    from cursus.backends.sagemaker import start
+    from cursus.backends.sagemaker import start_pipeline as start
 
     doc = (
         execution_document
@@ -180,11 +180,13 @@ def start_pipeline_execution(
     problems = validate_execution_document(doc)
     if problems:
         raise ConfigError(problems[0])
+    name, config_region = pipeline, None
     if config_path is not None:
         from cursus.api.loading import load_dag
-        from cursus.core.compiler import PipelineDAGCompiler
+        from cursus.core.planner import compile_plan
 
-        plan = PipelineDAGCompiler(config_path).compile_to_plan(load_dag(pipeline))
+        plan = compile_plan(load_dag(pipeline), config_path)
+        name, config_region = plan.pipeline["pipeline_name"], plan.pipeline.get("region")
         changed = runtime_differences(doc, plan)
         if changed:
             raise ConfigError(
@@ -197,4 +199,4 @@ def start_pipeline_execution(
         for k, v in (doc["PIPELINE_ADDITIONAL_PARAMS"].get("parameters") or {}).items()
         if v is not None
     }
-    return start(pipeline, config_path, parameters=parameters, region=region, session=session)
+    return start(name, parameters, region=region or config_region, session=session)

@@ -65,9 +65,9 @@ class DeploymentPipelineBuilder:
         return configs
 
     def create_plan(self, model_path: str) -> Plan:
-        from cursus.core.compiler import compile_plan
+        from cursus.core.planner import compile_plan
 
-        return compile_plan(self.dag, self.configs_for(model_path), str(self.config_path))
+        return compile_plan(self.dag, self.configs_for(model_path))
 
     def generate_pipeline(self, model_s3_path: str) -> Any:
         """The SageMaker pipeline deploying the model at `model_s3_path` (compiled offline)."""
@@ -77,15 +77,16 @@ class DeploymentPipelineBuilder:
                 f"model path {model_s3_path!r} is local; SageMaker reads models from S3: upload it "
                 "and pass the s3:// URI, or run the deployment here with run()"
             )
-        from cursus.backends.sagemaker import compile_plan_to_sagemaker
+        from cursus.targets import build
 
-        return compile_plan_to_sagemaker(self.create_plan(model_s3_path), role=self.role).pipeline
+        return build(self.create_plan(model_s3_path), "sagemaker", role=self.role).pipeline
 
     def run(self, model_path: str, workspace: str | Path | None = None, **options: Any) -> Any:
-        """Run the deployment steps on this machine with the local runner."""
-        from cursus.backends.local.runner import LocalRunner
+        """Run the deployment steps on this machine (`cursus.targets.run_plan`; options as it
+        takes them: workers, use_cache, hooks, tracking, registry_uri, ...)."""
+        from cursus.targets import run_plan
 
-        return LocalRunner(self.create_plan(model_path), workspace=workspace, **options).run()
+        return run_plan(self.create_plan(model_path), workspace=workspace, **options)
 
 
 def create_deployment_template_class(
@@ -107,7 +108,7 @@ def create_deployment_template_class(
         "__module__": "cursus.mods.generated",
         "__qualname__": "ModelDeploymentTemplate",
         "__doc__": DeploymentPipelineBuilder.__doc__,
-        "_cursus_dag_digest": hashlib.sha256(dag.to_json().encode()).hexdigest(),
+        "_cursus_dag_digest": dag.digest,
         "_cursus_config_digest": hashlib.sha256(dump_configs(configs).encode()).hexdigest(),
         "_cursus_framework": str(getattr(configs["Registration"], "model_framework", "") or ""),
     }

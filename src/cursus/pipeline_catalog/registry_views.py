@@ -111,7 +111,6 @@ def check_registry(
     version) or a `dag_mismatch` (that version was registered with another DAG). `consistent` is
     False when any entry mismatches; `complete` is False when any is not registered.
     """
-    import hashlib
 
     from cursus.pipeline_catalog.utils import load_shared_dag
 
@@ -122,7 +121,7 @@ def check_registry(
     for entry in wanted:
         meta = entry["mods_metadata"]
         versions = {t.version: t for t in templates if t.name == meta["template_name"]}
-        digest = hashlib.sha256(load_shared_dag(entry["shared_dag"]).to_json().encode()).hexdigest()
+        digest = load_shared_dag(entry["shared_dag"]).digest
         if not versions:
             state = "not_registered"
         elif meta["version"] not in versions:

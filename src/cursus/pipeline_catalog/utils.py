@@ -85,8 +85,8 @@ def run_catalog_pipeline(
     pipeline_id: str, config_path: str | Path, workspace: str | Path | None = None, **kwargs: Any
 ) -> RunResult:
     """Run catalog pipeline `pipeline_id` here with the local runner (kwargs: workers, use_cache,
-    hooks, tracking, registry_uri, as `run_pipeline` takes them)."""
-    from cursus.backends.local import run_pipeline
+    hooks, tracking, registry_uri, as `cursus.targets.run_pipeline` takes them)."""
+    from cursus.targets import run_pipeline
 
     dag = get_pipeline(pipeline_id).create_dag()
     return run_pipeline(dag, config_path, workspace=workspace, **kwargs)

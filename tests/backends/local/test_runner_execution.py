@@ -19,9 +19,10 @@ from _runner_support import (
 )
 from click.testing import CliRunner
 
-from cursus.backends.local import RunHooks, run_pipeline
+from cursus.backends.local import RunHooks
 from cursus.backends.local.store import tree_digest
 from cursus.cli.main import cli
+from cursus.targets import run_pipeline
 
 
 class Timeline(RunHooks):
@@ -98,6 +99,7 @@ def test_one_worker_runs_independent_steps_one_after_another(tmp_path):
             workers=workers,
             use_cache=False,
             hooks=[timeline],
+            tracking=False,
         )
         assert result.ok
         assert timeline.events[0][0] == "pipeline" and timeline.events[-1] == ("done", "succeeded")

@@ -10,9 +10,9 @@ from pathlib import Path
 from _runner_support import SMALL_SOURCE, run_record, statuses, write_config, write_dag
 from click.testing import CliRunner
 
-from cursus.backends.local import run_pipeline
 from cursus.backends.local.records import RunRecords
 from cursus.cli.main import cli
+from cursus.targets import run_pipeline
 
 CALIBRATION_BRANCH_AND_BELOW = {
     "TabularPreprocessing_calibration",
@@ -72,7 +72,7 @@ def test_a_bad_label_field_fails_with_the_columns_it_could_use(tmp_path):
         DataLoading_training={"data_source": str(table)},
         DataLoading_calibration={"data_source": str(table), "label_field": "is_fraud"},
     )
-    result = run_pipeline(dag, config, workspace=tmp_path / "ws", use_cache=False)
+    result = run_pipeline(dag, config, workspace=tmp_path / "ws", use_cache=False, tracking=False)
     assert not result.ok and result.status == "failed"
     assert statuses(result) == {
         "DataLoading_training": "succeeded",
@@ -106,7 +106,7 @@ def test_a_step_that_fails_once_succeeds_on_its_retry(tmp_path):
 
     courier = threading.Thread(target=deliver_after_first_failure, daemon=True)
     courier.start()
-    result = run_pipeline(dag, config, workspace=ws)
+    result = run_pipeline(dag, config, workspace=ws, tracking=False)
     courier.join()
 
     step = result.steps["DataLoading_training"]
@@ -131,7 +131,7 @@ def test_a_step_that_always_fails_is_tried_retries_plus_one_times_with_backoff(t
         },
     )
     started = time.monotonic()
-    result = run_pipeline(dag, config, workspace=tmp_path / "ws")
+    result = run_pipeline(dag, config, workspace=tmp_path / "ws", tracking=False)
     elapsed = time.monotonic() - started
 
     step = result.steps["DataLoading_training"]

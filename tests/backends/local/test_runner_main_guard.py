@@ -12,13 +12,13 @@ from cursus.backends.local.records import RunRecords
 
 SCRIPT = """
 from cursus.api.loading import load_dag
-from cursus.backends.local import run_pipeline
+from cursus.targets import run_pipeline
 from cursus.core.config_file import default_configs, save_configs
 
 configs = default_configs(load_dag("xgboost_simple"))
 configs["XGBoostTraining"].hyperparameters.num_round = 5
 save_configs(configs, {config!r})
-result = run_pipeline("xgboost_simple", {config!r}, workspace={workspace!r}, registry_uri={registry!r})
+result = run_pipeline("xgboost_simple", {config!r}, workspace={workspace!r}, registry_uri={registry!r}, tracking=False)
 print("STATUS", result.status)
 """
 

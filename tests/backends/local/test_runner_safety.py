@@ -11,10 +11,11 @@ from pathlib import Path
 import pytest
 from _runner_support import assert_store_verifies, statuses, write_config, write_dag
 
-from cursus.backends.local import LocalRunner, run_pipeline
+from cursus.backends.local import LocalRunner
 from cursus.backends.local.store import tree_digest
 from cursus.errors import PlanError
 from cursus.plan import Plan
+from cursus.targets import run_pipeline
 
 NASTY = "; rm -rf x $(touch pwned) `touch pwned2` | touch pwned3 && echo 'q\"uote' > pwned4 #"
 
@@ -32,7 +33,7 @@ def test_config_values_with_shell_metacharacters_reach_the_step_verbatim(tmp_pat
         dag,
         DataLoading_training={"data_source": str(data), "pipeline_description": f"desc{NASTY}"},
     )
-    result = run_pipeline(dag, config, workspace=tmp_path / "ws")
+    result = run_pipeline(dag, config, workspace=tmp_path / "ws", tracking=False)
 
     assert result.ok, result.steps["DataLoading_training"].error
     step = result.steps["DataLoading_training"]

@@ -74,7 +74,7 @@ def configs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
 @pytest.fixture(scope="session")
 def compiled(configs: dict[str, Path]) -> dict[str, Any]:
     """Each bundled DAG compiled once (read-only for the tests)."""
-    from cursus.backends.sagemaker import compile_dag
+    from cursus.targets import compile_dag
 
     return {dag: compile_dag(dag, path) for dag, path in configs.items()}
 

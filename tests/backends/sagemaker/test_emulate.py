@@ -135,7 +135,7 @@ def test_unknown_parameter_is_refused(compiled: dict, tmp_path: Path) -> None:
 
 def _single_step(tmp_path: Path, requirements: list[str]):  # -> SageMakerPipeline
     from cursus.api.dag import PipelineDAG
-    from cursus.backends.sagemaker import compile_plan_to_sagemaker
+    from cursus.backends.sagemaker import generate_pipeline
     from cursus.core.compiler import PipelineDAGCompiler
 
     dag = PipelineDAG()
@@ -143,7 +143,7 @@ def _single_step(tmp_path: Path, requirements: list[str]):  # -> SageMakerPipeli
     config = write_config(tmp_path / "c.json", "xgboost_simple")
     plan = PipelineDAGCompiler(str(config)).compile_to_plan(dag)
     plan.steps[0].script["requirements"] = requirements
-    return compile_plan_to_sagemaker(plan)
+    return generate_pipeline(plan)
 
 
 def test_a_job_that_needs_pip_at_start_fails_as_it_would_without_internet(

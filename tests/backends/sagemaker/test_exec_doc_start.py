@@ -7,17 +7,18 @@ from pathlib import Path
 import pytest
 
 from cursus.api.loading import load_dag
-from cursus.backends.sagemaker import deploy
+from cursus.backends.sagemaker import upsert
 from cursus.core.compiler import PipelineDAGCompiler
 from cursus.errors import ConfigError
 from cursus.mods.exec_doc import generate_execution_document, start_pipeline_execution
+from cursus.targets import compile_dag
 
 
 def test_start_with_an_execution_document(aws: str, configs: dict[str, Path]) -> None:
     import boto3
 
     config = configs["xgboost_simple"]
-    deploy("xgboost_simple", config)
+    upsert(compile_dag("xgboost_simple", config, "sagemaker"))
     plan = PipelineDAGCompiler(config).compile_to_plan(load_dag("xgboost_simple"))
     doc = generate_execution_document(plan)
     doc["PIPELINE_ADDITIONAL_PARAMS"]["parameters"] = {"KmsKeyId": "alias/run-key"}

@@ -14,9 +14,10 @@ import pytest
 from _sagemaker_support import BUCKET, BUNDLED_DAGS, ROLE, steps_by_name
 
 from cursus.api.loading import load_dag
-from cursus.backends.sagemaker import STANDARD_PARAMETERS, compile_dag
+from cursus.backends.sagemaker import STANDARD_PARAMETERS
 from cursus.backends.sagemaker.code import bundle_files, content_digest
 from cursus.core.compiler import PipelineDAGCompiler, compile_dag_to_pipeline
+from cursus.targets import compile_dag
 
 S3_LITERAL = re.compile(r's3://[^"\\]*')
 

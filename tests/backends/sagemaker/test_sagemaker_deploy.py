@@ -11,17 +11,18 @@ from _sagemaker_support import BUCKET
 from click.testing import CliRunner
 
 from cursus.api.loading import load_dag
-from cursus.backends.sagemaker import (
-    AWSCallError,
-    compile_dag,
-    deploy,
-    list_executions,
-    start,
-    upsert,
-)
+from cursus.backends.sagemaker import AWSCallError, list_executions, upsert
+from cursus.backends.sagemaker import start_pipeline as start
 from cursus.cli.main import cli
+from cursus.cli.sagemaker import resolve_pipeline
 from cursus.core.compiler import PipelineDAGCompiler
 from cursus.errors import CursusError
+from cursus.targets import compile_dag
+
+
+def deploy(dag: str, config: Path) -> Any:
+    """What `cursus sagemaker deploy` does: compile, then upload and upsert."""
+    return upsert(compile_dag(dag, config, "sagemaker"))
 
 
 def _clients() -> tuple[Any, Any]:
@@ -76,7 +77,7 @@ def test_deploying_again_updates_and_uploads_nothing(deployed: dict[str, Any]) -
 
 def test_start_and_list_executions(deployed: dict[str, Any], configs: dict[str, Path]) -> None:
     by_name = start("xgboost-e2e", parameters={"KmsKeyId": "alias/k"}, display_name="first")
-    by_dag = start("xgboost_e2e", configs["xgboost_e2e"])
+    by_dag = start(resolve_pipeline("xgboost_e2e", str(configs["xgboost_e2e"]))[0])
     assert by_dag["pipeline_name"] == "xgboost-e2e"
     _, sm = _clients()
     stored = sm.list_pipeline_parameters_for_execution(

@@ -9,9 +9,10 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 
-from cursus.backends.sagemaker import SageMakerConfigError, compile_dag
+from cursus.backends.sagemaker import SageMakerConfigError
 from cursus.cli.main import cli
 from cursus.errors import CursusError, ValidationFailed
+from cursus.targets import compile_dag
 
 LONG = "a" * 60
 

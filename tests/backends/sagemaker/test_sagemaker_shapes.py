@@ -13,11 +13,13 @@ import pytest
 from _sagemaker_support import steps_by_name
 from click.testing import CliRunner
 
-from cursus.backends.sagemaker import SageMakerConfigError, compile_dag, shapes, start, upsert
+from cursus.backends.sagemaker import SageMakerConfigError, shapes, upsert
+from cursus.backends.sagemaker import start_pipeline as start
 from cursus.backends.sagemaker.aws import check_start
 from cursus.backends.sagemaker.checks import check_definition
 from cursus.cli.main import cli
 from cursus.errors import CursusError, ValidationFailed
+from cursus.targets import compile_dag
 
 REGISTER = "Registration-RegisterModel"
 ALLOWED = "Approved, Rejected, PendingManualApproval"

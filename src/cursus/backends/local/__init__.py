@@ -1,9 +1,8 @@
-"""The local backend: run a Plan on this machine."""
+"""The local backend: run a Plan on this machine (`cursus.targets.run_pipeline` compiles a DAG
+and config and runs it here with the standard hooks)."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from cursus.backends.local.hooks import RunHooks
@@ -11,7 +10,7 @@ from cursus.backends.local.hooks import RunHooks
 if TYPE_CHECKING:
     from cursus.backends.local.runner import LocalRunner, RunResult, StepResult
 
-__all__ = ["LocalRunner", "RunHooks", "RunResult", "StepResult", "run_pipeline"]
+__all__ = ["LocalRunner", "RunHooks", "RunResult", "StepResult"]
 
 
 def __getattr__(name: str) -> Any:
@@ -22,42 +21,3 @@ def __getattr__(name: str) -> Any:
 
         return getattr(runner, name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-
-
-def run_pipeline(
-    dag: Any,
-    config_path: str | Path,
-    workspace: str | Path | None = None,
-    workers: int | None = None,
-    use_cache: bool = True,
-    hooks: Sequence[RunHooks] = (),
-    tracking: bool | str = False,
-    registry_uri: str | None = None,
-) -> RunResult:
-    """Compile `dag` (a PipelineDAG, a DAG file or a bundled DAG name) with `config_path` and run it here.
-
-    tracking: True tracks the run in MLflow (MLFLOW_TRACKING_URI, else `<workspace>/mlflow.db`); a
-    string is the tracking URI to use. The call returns once the tracking is written.
-    registry_uri: where Registration steps register models (default: the workspace's MLflow store
-    when MLflow is installed, else the folder `<workspace>/registry`).
-    """
-    from cursus.api.loading import load_dag
-    from cursus.backends.local.runner import LocalRunner
-    from cursus.core.compiler import PipelineDAGCompiler
-
-    hooks = list(hooks)
-    if tracking:
-        from cursus.mlops.tracking import MLflowTracking
-
-        uri = tracking if isinstance(tracking, str) else None
-        hooks.append(MLflowTracking(uri, workspace=workspace))
-    graph = load_dag(dag) if isinstance(dag, str | Path) else dag
-    plan = PipelineDAGCompiler(config_path).compile_to_plan(graph)
-    return LocalRunner(
-        plan,
-        workspace=workspace,
-        workers=workers,
-        use_cache=use_cache,
-        hooks=hooks,
-        registry_uri=registry_uri,
-    ).run()

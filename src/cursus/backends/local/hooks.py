@@ -14,7 +14,11 @@ if TYPE_CHECKING:
 
 
 class RunHooks:
-    """Base class with do-nothing methods; override the ones you need."""
+    """Base class with do-nothing methods; override the ones you need.
+
+    An orchestrator that runs one step per process (`LocalRunner.run_one`, Airflow's tasks)
+    calls `before_pipeline_run` and `after_pipeline_run` around each step of the same run id;
+    the result's status is "running" until the call that runs the run's last step."""
 
     def before_pipeline_run(self, run_id: str, plan: Plan) -> None: ...
 

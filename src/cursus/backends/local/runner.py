@@ -69,6 +69,7 @@ class RunResult:
     workspace: str
     steps: dict[str, StepResult]
     seconds: float
+    warnings: list[str] = field(default_factory=list)  # what hooks could not do (data lineage)
 
     @property
     def ok(self) -> bool:
@@ -166,8 +167,15 @@ class LocalRunner:
             results[upstream] = StepResult(
                 upstream, row["status"], outputs=outputs, digests=digests
             )
+        # hooks see one run made of many calls: tracking finds the run's parent by its id, and
+        # closes it with the call that finishes the run; until then the run is "running"
+        self._call("before_pipeline_run", run_id, self.plan)
         result = self._execute(run_id, run_dir, step, results)
-        self.records.finish_run_if_done(run_id)
+        status = self.records.finish_run_if_done(run_id) or "running"
+        self._call(
+            "after_pipeline_run",
+            RunResult(run_id, status, str(self.workspace), {name: result}, result.seconds),
+        )
         return result
 
     def _schedule(self, run_id: str, run_dir: Path, results: dict[str, StepResult]) -> None:
