@@ -26,7 +26,8 @@ from cursus.frameworks import FRAMEWORKS
 ROOT = Path(__file__).resolve().parents[2]
 SCRIPTS_DIR = ROOT / "src" / "cursus" / "steps" / "library"
 SPECS_DIR = ROOT / "src" / "cursus" / "steps" / "library"
-SHARED = "_tabular.py"  # travels with every script and into model.tar.gz/code/
+# the shared modules travel with every script (and into model.tar.gz/code/)
+SHARED = sorted(p.name for p in SCRIPTS_DIR.glob("_*.py"))
 # the images a model is served from: the ones Payload and the packaged inference.py run on
 MODEL_IMAGES = ("xgboost", "pytorch")
 
@@ -74,7 +75,7 @@ def old_python(version: str) -> str | None:
 def scripts_by_image() -> dict[str, set[str]]:
     """Image (framework name) -> the script files it runs, read from the specs' `framework:`
     (`model`: the model's framework image) and contract bundles (served with the model)."""
-    images: dict[str, set[str]] = {image: {SHARED} for image in OLDEST_PYTHON}
+    images: dict[str, set[str]] = {image: set(SHARED) for image in OLDEST_PYTHON}
     for spec_path in sorted(SPECS_DIR.glob("*.step.yaml")):
         spec = yaml.safe_load(spec_path.read_text())
         framework, contract = spec["framework"], spec["contract"]

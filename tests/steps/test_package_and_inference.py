@@ -68,7 +68,7 @@ def test_tarball_holds_model_files_at_root_and_serving_code(
         code = tar.extractfile("code/inference.py").read()
     model_files = sorted(p.name for p in trained_xgboost.model_dir.iterdir())
     assert [m.name for m in members] == sorted(
-        [*model_files, "code/_tabular.py", "code/inference.py"]
+        [*model_files, "code/_model_xgboost.py", "code/_tabular.py", "code/inference.py"]
     )
     assert "calibration.json" not in model_files
     assert code == (SCRIPTS_DIR / "inference.py").read_bytes()
@@ -82,8 +82,8 @@ def test_same_inputs_give_byte_identical_tarballs(
     copy = extract(tmp_path / "first" / "model.tar.gz", tmp_path / "copy")
     for path in copy.rglob("*"):
         os.utime(path, (1_700_000_000, 1_700_000_000))  # file times must not leak into the bytes
-    (copy / "code" / "inference.py").unlink()
-    (copy / "code" / "_tabular.py").unlink()
+    for served in (copy / "code").iterdir():
+        served.unlink()
     (copy / "code").rmdir()
     second = build_package(copy, tmp_path / "second").read_bytes()
     assert first == second
@@ -254,3 +254,38 @@ def test_unknown_or_nested_json_features_are_the_clients_error(
     nested = {**record, "mean radius": {"value": 1}}
     with pytest.raises(inference.RequestError, match=r"'mean radius'.*not a single value"):
         serve(served, json.dumps([nested]), "application/json")
+
+
+def test_a_model_that_brings_its_own_loader_is_served_with_it(
+    tmp_path: Path, trained_xgboost: TrainedModel
+) -> None:
+    """A framework outside the bundled library: its model folder carries `<loader>.py`, which
+    LoadedModel, Package and the served model use instead of a bundled one."""
+    import shutil
+
+    import _tabular
+
+    model_dir = tmp_path / "model"
+    shutil.copytree(trained_xgboost.model_dir, model_dir)
+    meta = json.loads((model_dir / "model_meta.json").read_text())
+    meta.update(framework="constant", loader="_model_constant")
+    (model_dir / "model_meta.json").write_text(json.dumps(meta))
+    (model_dir / "_model_constant.py").write_text(
+        "import numpy as np\n\n"
+        "class Constant:\n"
+        "    def predict_matrix(self, X):\n"
+        "        return np.full(len(X), 0.25)\n\n"
+        "def load(model_dir, meta, preprocessing):\n"
+        "    return Constant()\n"
+    )
+    loaded = _tabular.LoadedModel(model_dir)
+    assert set(loaded.predict_proba(trained_xgboost.features.head(3)).tolist()) == {0.25}
+    archive = build_package(model_dir, tmp_path / "out")
+    with tarfile.open(archive, "r:gz") as tar:
+        names = tar.getnames()
+    assert "_model_constant.py" in names and "code/_model_xgboost.py" not in names
+
+    meta["loader"] = "_model_missing"
+    (model_dir / "model_meta.json").write_text(json.dumps(meta))
+    with pytest.raises(_tabular.StepInputError, match="has no model loader here"):
+        _tabular.LoadedModel(model_dir)

@@ -112,11 +112,10 @@ class MODSPipelineDAGCompiler(PipelineDAGCompiler):
             if description is not None
             else (base.pipeline_description or dag.description)
         )
-        frameworks = sorted({c.__class__.__name__ for c in configs.values()})
         digests = {
             "dag": dag.digest,
             "config": hashlib.sha256(dump_configs(configs).encode()).hexdigest(),
-            "framework": _framework(frameworks),
+            "framework": trained_framework(dag),
         }
         plain = make_template_class(
             dag,
@@ -148,12 +147,13 @@ class MODSPipelineDAGCompiler(PipelineDAGCompiler):
         return dag
 
 
-def _framework(config_classes: list[str]) -> str:
-    if any(name.startswith("PyTorch") for name in config_classes):
-        return "pytorch"
-    if any(name.startswith("XGBoost") for name in config_classes):
-        return "xgboost"
-    return ""
+def trained_framework(dag: PipelineDAG) -> str:
+    """The framework(s) the DAG's training steps train with, from their specs ("" when none)."""
+    from cursus.steps.library import step_library
+
+    library = step_library()
+    specs = [library.get(library.split_node_name(node)[0]).spec for node in dag.nodes]
+    return ",".join(sorted({s.framework for s in specs if s.job_kind == "training"}))
 
 
 def compile_mods_dag_to_pipeline(

@@ -12,53 +12,64 @@ from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
 from cursus.errors import CursusError
+from cursus.frameworks import model_frameworks
 
 if TYPE_CHECKING:
     from cursus.api.dag import PipelineDAG
+    from cursus.steps.spec import StepSpec
 
-FRAMEWORKS = ("xgboost", "pytorch", "generic")
+# a catalog pipeline trains with a framework of the table, or works with any ("generic")
+FRAMEWORKS = (*model_frameworks(), "generic")
 COMPLEXITIES = ("simple", "standard", "advanced", "comprehensive")
 COMPILER_TYPES = ("standard", "mods")
 TASKS = ("training", "evaluation", "calibration", "end_to_end", "deployment")
 
-# what a step type contributes to a pipeline, as a feature name
-STEP_FEATURES = {
-    "DataLoading": "data_loading",
-    "TabularPreprocessing": "preprocessing",
-    "XGBoostTraining": "training",
-    "PyTorchTraining": "training",
-    "XGBoostModelEval": "evaluation",
-    "PyTorchModelEval": "evaluation",
-    "ModelCalibration": "calibration",
-    "Package": "packaging",
-    "Payload": "payload",
-    "Registration": "registration",
-    "DriftCheck": "drift_check",
-}
+# what a step contributes to a pipeline, read off its spec: its job kind, else the first kind of
+# data it produces here, so a step type added to the library needs no entry of its own
+JOB_KIND_FEATURES = {"training": "training", "register": "registration"}
+OUTPUT_KIND_FEATURES = (
+    ("packaged_model", "packaging"),
+    ("payload", "payload"),
+    ("calibration_model", "calibration"),
+    ("drift_report", "drift_check"),
+    ("predictions", "evaluation"),
+    ("processed_tabular", "preprocessing"),
+    ("data_schema", "data_loading"),
+)
+STEP_FEATURE_ORDER = (
+    "data_loading",
+    "preprocessing",
+    "training",
+    "evaluation",
+    "calibration",
+    "packaging",
+    "payload",
+    "registration",
+    "drift_check",
+)
 # features no single step gives: how the DAG is shaped or fed
 SHAPE_FEATURES = ("holdout_data", "existing_model")
-FEATURES = (*dict.fromkeys(STEP_FEATURES.values()), *SHAPE_FEATURES)
+FEATURES = (*STEP_FEATURE_ORDER, *SHAPE_FEATURES)
 
 
 class CatalogError(CursusError):
     """An unknown catalog id, a wrong compiler type, or an index that disagrees with the code."""
 
 
-def step_type_of(node: str) -> str:
-    """'TabularPreprocessing_training' -> 'TabularPreprocessing', for the catalog's step types.
-
-    The catalog's node names are its own, so this needs no spec loading (unlike
-    `cursus.steps.registry.split_node_name`, which knows every step type).
-    """
-    for step_type in sorted(STEP_FEATURES, key=len, reverse=True):
-        if node == step_type or node.startswith(step_type + "_"):
-            return step_type
-    raise CatalogError(f"node '{node}' is not a step type the catalog knows")
+def step_feature(spec: StepSpec) -> str | None:
+    """The feature a step of this spec gives a pipeline (None: none the catalog names)."""
+    if spec.job_kind in JOB_KIND_FEATURES:
+        return JOB_KIND_FEATURES[spec.job_kind]
+    kinds = {o.kind for o in spec.outputs}
+    return next((feature for kind, feature in OUTPUT_KIND_FEATURES if kind in kinds), None)
 
 
 def step_features(dag: PipelineDAG) -> list[str]:
     """The features the DAG's step types give, in the order of FEATURES."""
-    found = {STEP_FEATURES[step_type_of(node)] for node in dag.nodes}
+    from cursus.steps.library import step_library
+
+    library = step_library()
+    found = {step_feature(library.get(library.split_node_name(node)[0]).spec) for node in dag.nodes}
     return [f for f in FEATURES if f in found]
 
 

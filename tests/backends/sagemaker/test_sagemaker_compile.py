@@ -19,6 +19,7 @@ from cursus.backends.sagemaker.code import bundle_files, content_digest
 from cursus.core.compiler import PipelineDAGCompiler, compile_dag_to_pipeline
 from cursus.targets import compile_dag
 
+SHARED_MODULES = ["_model_pytorch.py", "_model_xgboost.py", "_tabular.py"]
 S3_LITERAL = re.compile(r's3://[^"\\]*')
 
 
@@ -80,7 +81,8 @@ def test_processing_step_runs_its_own_script_with_the_shared_module(
     inputs = {i["InputName"]: i["S3Input"]["S3Uri"] for i in args["ProcessingInputs"]}
     with tarfile.open(fileobj=io.BytesIO(result.code[inputs["code"]])) as tar:
         names = sorted(tar.getnames())
-    assert names == ["_tabular.py", "tabular_preprocessing.py"]  # pyarrow is in the image
+    # the folder's shared modules travel with every script; pyarrow is in the image
+    assert names == [*SHARED_MODULES, "tabular_preprocessing.py"]
     runproc = result.code[inputs["entrypoint"]].decode()
     assert "tar -xzf sourcedir.tar.gz" in runproc
     assert runproc.rstrip().endswith('exec python tabular_preprocessing.py "$@"')
@@ -106,7 +108,7 @@ def test_training_uses_framework_estimators_with_our_scripts(
         source = json.loads(hp["sagemaker_submit_directory"])
         needs = ["requirements.txt"] if compiled[dag].plan.step(step).script["requirements"] else []
         with tarfile.open(fileobj=io.BytesIO(compiled[dag].code[source])) as tar:
-            assert sorted(tar.getnames()) == sorted(["_tabular.py", entry, *needs])
+            assert sorted(tar.getnames()) == sorted([*SHARED_MODULES, entry, *needs])
         channels = {c["ChannelName"] for c in args["InputDataConfig"]}
         assert channels == {"input_path", "preprocessing_artifacts"}
         assert args["Environment"] == {"LABEL_FIELD": "label"}

@@ -248,77 +248,65 @@ def load_preprocessing(directory: str | Path) -> dict[str, Any]:
 # ---------------------------------------------------------------- models
 
 
-def build_torch_mlp(n_features: int, hidden_dims: list[int], dropout: float) -> Any:
-    """The tabular network PyTorchTraining trains and every loader rebuilds."""
-    import torch.nn as nn
-
-    layers: list[Any] = []
-    width = n_features
-    for hidden in hidden_dims:
-        layers += [nn.Linear(width, hidden), nn.ReLU(), nn.Dropout(dropout)]
-        width = hidden
-    layers.append(nn.Linear(width, 1))
-    return nn.Sequential(*layers)
-
-
 class LoadedModel:
-    """A trained model with its preprocessing: raw rows in, positive-class probabilities out."""
+    """A trained model with its preprocessing: raw rows in, positive-class probabilities out.
+
+    The framework's loader is the module model_meta.json names in `loader`, else
+    `_model_<framework>` (the framework table's `model_loader`): a `<loader>.py` inside the
+    model folder wins (a model brings its own), else the one beside the scripts.
+    """
 
     def __init__(self, model_dir: str | Path) -> None:
         model_dir = Path(model_dir)
         self.meta: dict[str, Any] = load_json(model_dir / MODEL_META_FILE)
         self.preprocessing: dict[str, Any] = load_json(model_dir / PREPROCESSING_FILE)
         self.framework: str = self.meta["framework"]
-        if self.framework == "xgboost":
-            import xgboost as xgb
-
-            booster = xgb.Booster()
-            booster.load_model(str(model_dir / self.meta["model_file"]))
-            booster.set_param({"nthread": 1})
-            self._booster = booster
-        elif self.framework == "pytorch":
-            import torch
-
-            net = build_torch_mlp(
-                len(self.preprocessing["features"]),
-                self.meta["hidden_dims"],
-                float(self.meta.get("dropout", 0.0)),
-            )
-            state = torch.load(
-                model_dir / self.meta["model_file"], map_location="cpu", weights_only=True
-            )
-            net.load_state_dict(state)
-            net.eval()
-            self._net = net
-            self._mean = np.asarray(self.meta["feature_mean"], dtype=np.float32)
-            self._scale = np.asarray(self.meta["feature_scale"], dtype=np.float32)
-        else:
-            raise StepInputError(
-                f"{model_dir / MODEL_META_FILE}: unknown framework {self.framework!r}"
-            )
+        loader = model_loader(model_dir, self.meta)
+        self._model = loader.load(model_dir, self.meta, self.preprocessing)
 
     @property
     def features(self) -> list[str]:
         return list(self.preprocessing["features"])
 
     def predict_matrix(self, X: np.ndarray) -> np.ndarray:
-        if self.framework == "xgboost":
-            import xgboost as xgb
-
-            best = self.meta.get("best_iteration")
-            kwargs = {"iteration_range": (0, int(best) + 1)} if best is not None else {}
-            return self._booster.predict(xgb.DMatrix(X, feature_names=None), **kwargs).astype(
-                np.float64
-            )
-        import torch
-
-        with torch.no_grad():
-            scaled = torch.from_numpy((X - self._mean) / self._scale)
-            logits = self._net(scaled).squeeze(-1)
-            return torch.sigmoid(logits).numpy().astype(np.float64)
+        return np.asarray(self._model.predict_matrix(X), dtype=np.float64)
 
     def predict_proba(self, df: pd.DataFrame) -> np.ndarray:
         return self.predict_matrix(apply_preprocessing(df, self.preprocessing))
+
+
+def loader_name(meta: dict[str, Any]) -> str:
+    return str(meta.get("loader") or "_model_" + str(meta.get("framework")))
+
+
+def model_loader(model_dir: Path, meta: dict[str, Any]) -> Any:
+    """The loader module of the model in `model_dir` (see LoadedModel)."""
+    import hashlib
+    import importlib.util
+    import re
+    import sys
+
+    name = loader_name(meta)
+    if not re.match(r"^_?[A-Za-z][A-Za-z0-9_]{0,63}$", name):
+        raise StepInputError(f"{model_dir / MODEL_META_FILE}: loader {name!r} is not a module name")
+    # the model's own loader, else the one beside this module (code/ of a packaged model)
+    for path in (model_dir / (name + ".py"), Path(__file__).resolve().parent / (name + ".py")):
+        if not path.is_file():
+            continue
+        key = f"{path}:{path.stat().st_mtime_ns}"
+        module_name = "cursus_model_loader_" + hashlib.sha256(key.encode()).hexdigest()[:12]
+        if module_name not in sys.modules:
+            spec = importlib.util.spec_from_file_location(module_name, path)
+            assert spec is not None and spec.loader is not None
+            module = importlib.util.module_from_spec(spec)
+            sys.modules[module_name] = module
+            spec.loader.exec_module(module)
+        return sys.modules[module_name]
+    raise StepInputError(
+        f"{model_dir / MODEL_META_FILE}: framework {meta.get('framework')!r} has no model "
+        f"loader here ({name}.py neither in the model folder nor beside the scripts); train "
+        "the model with a training step of a framework Cursus loads"
+    )
 
 
 def load_model(model_dir: str | Path) -> LoadedModel:

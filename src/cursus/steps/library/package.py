@@ -13,7 +13,14 @@ import os
 from pathlib import Path
 from typing import Any
 
-from _tabular import CALIBRATION_FILE, MODEL_META_FILE, StepInputError, write_deterministic_tar
+from _tabular import (
+    CALIBRATION_FILE,
+    MODEL_META_FILE,
+    StepInputError,
+    load_json,
+    loader_name,
+    write_deterministic_tar,
+)
 
 CONTAINER_INPUTS = {
     "model_input": "/opt/ml/processing/input/model",
@@ -52,8 +59,20 @@ def calibration_entry(calibration_dir: Path) -> dict[str, Path]:
     return entries
 
 
-def code_entries(scripts_dir: Path = SCRIPTS_DIR) -> dict[str, Path]:
-    return {f"code/{name}": scripts_dir / name for name in SERVING_CODE}
+def code_entries(scripts_dir: Path = SCRIPTS_DIR, model_dir: Path | None = None) -> dict[str, Path]:
+    """code/: the serving code, and the loader of the model's framework unless the model
+    folder brings its own (`_tabular.LoadedModel` finds either)."""
+    entries = {f"code/{name}": scripts_dir / name for name in SERVING_CODE}
+    if model_dir is not None:
+        loader = loader_name(load_json(model_dir / MODEL_META_FILE)) + ".py"
+        if not (model_dir / loader).is_file():
+            if not (scripts_dir / loader).is_file():
+                raise StepInputError(
+                    f"{model_dir / MODEL_META_FILE}: its framework's loader {loader} is neither "
+                    f"in the model folder nor in {scripts_dir}; a served model needs one"
+                )
+            entries[f"code/{loader}"] = scripts_dir / loader
+    return entries
 
 
 def archive_entries(model_dir: Path, calibration_dir: Path | None) -> dict[str, Path]:
@@ -67,7 +86,7 @@ def archive_entries(model_dir: Path, calibration_dir: Path | None) -> dict[str, 
     }
     if calibration_dir is not None:
         entries.update(calibration_entry(calibration_dir))
-    entries.update(code_entries())
+    entries.update(code_entries(model_dir=model_dir))
     return entries
 
 

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import _model_pytorch
 import _tabular
 import numpy as np
 import pandas as pd
@@ -172,7 +173,7 @@ def train_network(
 
     torch.manual_seed(hp["seed"])  # weight init and dropout masks
     shuffler = torch.Generator().manual_seed(hp["seed"])  # batch order, independent of dropout
-    net = _tabular.build_torch_mlp(X_train.shape[1], hp["hidden_dims"], hp["dropout"])
+    net = _model_pytorch.build_mlp(X_train.shape[1], hp["hidden_dims"], hp["dropout"])
     optimiser = torch.optim.Adam(net.parameters(), lr=hp["lr"], weight_decay=hp["weight_decay"])
     loss_fn = torch.nn.BCEWithLogitsLoss()
     xt, yt = torch.from_numpy(X_train), torch.from_numpy(y_train.astype(np.float32))
