@@ -263,3 +263,49 @@ def test_cursus_help_does_not_import_mlflow() -> None:
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert done.stdout.strip() == "[]"
+
+
+def test_a_run_made_of_one_task_per_step_is_one_tracked_run(
+    tmp_path: Path, new_store: Callable[[Path], str]
+) -> None:
+    """What Airflow's tasks do: `cursus step run PLAN STEP --run-id ID` once per step, each its
+    own call. The run path is `cursus run`'s: one parent run, a nested run per step, closed by
+    the task that finishes the run; the data lineage is recorded too."""
+    from click.testing import CliRunner
+
+    from cursus.cli.main import cli
+    from cursus.core.config_file import default_configs, save_configs
+    from cursus.core.planner import compile_plan
+    from cursus.mlops.data import data_inputs
+
+    configs = default_configs(load_dag("xgboost_simple"), pipeline_name="per-task")
+    configs["XGBoostTraining"].hyperparameters.num_round = 5
+    config = save_configs(configs, tmp_path / "config.json")
+    plan_file = compile_plan("xgboost_simple", config).save(tmp_path / "plan.json")
+    uri = new_store(tmp_path / "store")
+    workspace = tmp_path / "ws"
+    client = MlflowClient(uri)
+    steps = Plan.load(plan_file).steps
+    for index, step in enumerate(steps):
+        result = CliRunner().invoke(
+            cli,
+            ["step", "run", str(plan_file), step.name, "--run-id", "airflow-run-1",
+             "--workspace", str(workspace), "--tracking-uri", uri],
+        )  # fmt: skip
+        assert result.exit_code == 0, result.output
+        experiment = client.get_experiment_by_name("per-task")
+        parents = client.search_runs(
+            [experiment.experiment_id], "tags.cursus_pipeline_run = 'true'"
+        )
+        assert len(parents) == 1  # found again by every task, never made twice
+        assert parents[0].info.status == ("FINISHED" if index == len(steps) - 1 else "RUNNING")
+    children = client.search_runs(
+        [experiment.experiment_id], f"tags.mlflow.parentRunId = '{parents[0].info.run_id}'"
+    )
+    assert sorted(r.info.run_name for r in children) == sorted(
+        s.name for s in Plan.load(plan_file).steps
+    )
+    assert {r.data.tags["status"] for r in children} == {"succeeded"}
+    assert [row["node"] for row in data_inputs(workspace, "airflow-run-1")] == [
+        "DataLoading_training"
+    ]

@@ -170,6 +170,29 @@ def test_run_and_export_the_model(
     result = json.loads(out)
     assert result["status"] == "succeeded" and result["exported_model"] == str(exported)
     assert (exported / "model_meta.json").is_file() and (exported / "model.pt").is_file()
+    # the one run path: tracked in MLflow (by a writer that outlives the command) and its data
+    # lineage recorded, as `cursus run` does
+    from cursus.mlops.data import data_inputs
+
+    assert [r["node"] for r in data_inputs(catalog_workspace, result["run_id"])]
+    assert _parent_run_status(catalog_workspace / "mlflow.db", result["run_id"]) == "FINISHED"
+
+
+def _parent_run_status(db: Path, run_id: str, timeout: float = 120.0) -> str | None:
+    from cursus.mlops.tracking import mlflow_client
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if db.is_file():
+            client = mlflow_client(f"sqlite:///{db}")
+            runs = client.search_runs(
+                [e.experiment_id for e in client.search_experiments()],
+                f"tags.cursus_run_id = '{run_id}' and tags.cursus_pipeline_run = 'true'",
+            )
+            if runs and runs[0].info.status == "FINISHED":
+                return "FINISHED"
+        time.sleep(0.5)
+    return None
 
 
 # ---------------------------------------------------------------- index and bundled DAGs

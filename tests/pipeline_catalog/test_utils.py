@@ -158,7 +158,9 @@ def test_recommend_weighs_features_and_takes_generic_pipelines() -> None:
 
 
 def test_recommend_rejects_unknown_words() -> None:
-    with pytest.raises(CatalogError, match="unknown framework 'sklearn'; use one of: pytorch, xgboost, generic"):
+    with pytest.raises(
+        CatalogError, match="unknown framework 'sklearn'; use one of: pytorch, xgboost, generic"
+    ):
         recommend_pipelines(framework="sklearn")
     with pytest.raises(CatalogError, match="unknown feature 'magic'"):
         recommend_pipelines(features=["magic"])
