@@ -15,7 +15,7 @@ def read_json_file(
     """The parsed file; every way reading it can fail becomes `error` naming the file and the fix."""
     path = Path(path)
     try:
-        return json.loads(path.read_text())
+        return json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         hint = f"; {missing_hint}" if missing_hint else ""
         raise error(f"{path}: no such {kind}{hint}") from None

@@ -97,7 +97,7 @@ def _build_configs(data: dict[str, Any], source: str) -> tuple[Configs, list[Cur
                     f'"metadata.config_types"; add "{node}": "{example}" there'
                 )
             )
-    all_fields = {f for cls in step_library().config_classes().values() for f in cls.model_fields}
+    all_fields = step_library().config_fields()
     for name in shared:
         if name not in all_fields:
             problems.append(
@@ -239,15 +239,16 @@ def check_configs_cover_dag(
     Nodes in `skip` have a config that failed to build and was reported already.
     """
     problems: list[CursusError] = []
+    library = step_library()
     for node in dag.nodes:
         if node in skip:
             continue
         try:
-            step_type, job_type = split_node_name(node)
+            step_type, job_type = library.split_node_name(node)
         except CursusError as exc:
             problems.append(exc)
             continue
-        expected = get_step_unit(step_type).config_class
+        expected = library.get(step_type).config_class
         config = configs.get(node)
         if config is None:
             strays = [n for n in configs if n not in dag]
@@ -317,7 +318,7 @@ def save_configs(configs: Configs, path: str | Path) -> Path:
 
 def default_configs(dag: PipelineDAG, **shared: Any) -> Configs:
     """A complete config for every node of `dag`, on defaults that run on the bundled sample data."""
-    all_fields = {f for cls in step_library().config_classes().values() for f in cls.model_fields}
+    all_fields = step_library().config_fields()
     for name in shared:
         if name not in all_fields:
             raise ConfigError(
@@ -325,9 +326,10 @@ def default_configs(dag: PipelineDAG, **shared: Any) -> Configs:
                 f"{_hint(name, all_fields) or '; remove it'}"
             )
     configs: Configs = {}
+    library = step_library()
     for node in dag.nodes:
-        step_type, job_type = split_node_name(node)
-        cls = get_step_unit(step_type).config_class
+        step_type, job_type = library.split_node_name(node)
+        cls = library.get(step_type).config_class
         values = {k: v for k, v in shared.items() if k in cls.model_fields}
         try:
             configs[node] = cls(**{"job_type": job_type, **values})

@@ -116,6 +116,7 @@ def _plan_step(
     bindings: list[Binding],
     dag: PipelineDAG,
     script_sha256: str,
+    script_files: list[str],
 ) -> PlanStep:
     inputs: dict[str, dict[str, Any]] = {}
     for b in bindings:
@@ -145,7 +146,7 @@ def _plan_step(
         script={
             "folder": spec.folder,
             "entry_point": spec.contract.entry_point,
-            "files": [p.name for p in spec.bundle_paths],
+            "files": list(script_files),
             "sha256": script_sha256,
             "requirements": list(spec.contract.requirements),
             "bundle": list(spec.contract.bundle),
@@ -214,9 +215,13 @@ def _compile(dag: PipelineDAG, configs: Configs, source: str) -> Plan:
     # one digest per script per compile, not per node: scripts do not change mid-compile
     by_type = {spec.step_type: spec for spec in specs.values()}
     digests = {step_type: script_digest(spec) for step_type, spec in by_type.items()}
+    files = {step_type: [p.name for p in spec.bundle_paths] for step_type, spec in by_type.items()}
     steps: list[PlanStep] = []
     for n in dag.topological_sort():
-        step = _plan_step(n, specs[n], configs[n], bindings[n], dag, digests[specs[n].step_type])
+        step_type = specs[n].step_type
+        step = _plan_step(
+            n, specs[n], configs[n], bindings[n], dag, digests[step_type], files[step_type]
+        )
         if step.framework == MODEL_FRAMEWORK:
             step.framework = _model_framework(step, {s.name: s for s in steps}, configs[n])
         steps.append(step)

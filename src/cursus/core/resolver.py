@@ -14,7 +14,7 @@ from typing import Any
 from cursus.api.dag import PipelineDAG
 from cursus.errors import CursusError, ResolutionError
 from cursus.steps.configs import BasePipelineConfig
-from cursus.steps.library import get_step_unit, split_node_name
+from cursus.steps.library import step_library
 from cursus.steps.spec import InputSpec, OutputSpec, StepSpec
 
 # weights of each kind of evidence; a candidate must have kind agreement plus at least one other
@@ -198,10 +198,11 @@ def _unbindable(
 def node_specs(dag: PipelineDAG) -> tuple[dict[str, StepSpec], list[CursusError]]:
     specs: dict[str, StepSpec] = {}
     problems: list[CursusError] = []
+    library = step_library()
     for node in dag.nodes:
         try:
-            step_type, _ = split_node_name(node)
-            specs[node] = get_step_unit(step_type).spec
+            step_type, _ = library.split_node_name(node)
+            specs[node] = library.get(step_type).spec
         except CursusError as exc:
             problems.append(exc)
     return specs, problems

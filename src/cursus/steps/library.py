@@ -68,6 +68,9 @@ class StepLibrary:
 
     def __init__(self, units: dict[str, StepUnit]) -> None:
         self.units = units
+        self._split: dict[str, tuple[str, str | None]] = {}
+        self._classes: dict[str, type[BasePipelineConfig]] | None = None
+        self._fields: frozenset[str] | None = None
 
     def __contains__(self, name: object) -> bool:
         return name in self.units
@@ -91,6 +94,9 @@ class StepLibrary:
         The longest known step type that the name starts with wins; an unknown type is an error
         that lists the known ones.
         """
+        known = self._split.get(node)
+        if known is not None:
+            return known
         matches = [t for t in self.units if node == t or node.startswith(t + "_")]
         if not matches:
             known = ", ".join(sorted(self.units))
@@ -100,20 +106,34 @@ class StepLibrary:
                 "`cursus steps new`)"
             )
         step_type = max(matches, key=len)
-        return step_type, node[len(step_type) + 1 :] or None
+        split = self._split[node] = (step_type, node[len(step_type) + 1 :] or None)
+        return split
 
     def config_classes(self) -> dict[str, type[BasePipelineConfig]]:
-        """Config class name -> class, for every unit (and the base class)."""
-        classes: dict[str, type[BasePipelineConfig]] = {"BasePipelineConfig": BasePipelineConfig}
-        for unit in self.units.values():
-            classes.setdefault(unit.config_class.__name__, unit.config_class)
-        return classes
+        """Config class name -> class, for every unit (and the base class); do not modify."""
+        if self._classes is None:
+            classes: dict[str, type[BasePipelineConfig]] = {
+                "BasePipelineConfig": BasePipelineConfig
+            }
+            for unit in self.units.values():
+                classes.setdefault(unit.config_class.__name__, unit.config_class)
+            self._classes = classes
+        return self._classes
+
+    def config_fields(self) -> frozenset[str]:
+        """Every field of every config class."""
+        if self._fields is None:
+            self._fields = frozenset(
+                f for c in self.config_classes().values() for f in c.model_fields
+            )
+        return self._fields
 
 
 # ------------------------------------------------------------------ the search path
 
 _extra_folders: list[Path] = []
-_cache: dict[tuple[Path, ...], StepLibrary] = {}
+# by resolved folders, and by ($CURSUS_STEPS_PATH, added folders) as given
+_cache: dict[tuple[object, ...], StepLibrary] = {}
 
 
 def use_step_folders(*folders: str | Path) -> None:
@@ -142,13 +162,18 @@ def search_path() -> list[Path]:
 
 
 def step_library() -> StepLibrary:
-    """The library of this process's search path, built once per distinct path."""
-    key = tuple(search_path())
-    library = _cache.get(key)
+    """The library of this process's search path, built once per distinct path (the compiler
+    asks for it per node: the lookup is a dict hit)."""
+    quick = (os.environ.get(STEPS_PATH_ENV, ""), tuple(_extra_folders))
+    library = _cache.get(quick)
     if library is None:
-        sources = [UnitSource(BUNDLED_LIBRARY, "bundled"), *_entry_point_sources()]
-        sources += [UnitSource(folder, f"path {folder}") for folder in key]
-        library = _cache[key] = build_library(sources)
+        folders = tuple(search_path())
+        library = _cache.get(folders)
+        if library is None:
+            sources = [UnitSource(BUNDLED_LIBRARY, "bundled"), *_entry_point_sources()]
+            sources += [UnitSource(folder, f"path {folder}") for folder in folders]
+            library = _cache[folders] = build_library(sources)
+        _cache[quick] = library
     return library
 
 

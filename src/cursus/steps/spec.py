@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+from functools import cache
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -161,9 +162,20 @@ class StepSpec(_Strict):
     def bundle_paths(self) -> list[Path]:
         """Every file the step's job runs with: the script, the shared `_*.py` modules beside
         it, and the contract's extra bundle files, sorted by name after the script."""
-        folder = self.script_path.parent
+        script = self.script_path
+        folder = script.parent
         extra = [folder / name for name in self.contract.bundle]
-        return [self.script_path, *sorted({*folder.glob("_*.py"), *extra})]
+        try:
+            listed = folder.stat().st_mtime_ns  # changes when a file is added or removed
+        except OSError:
+            listed = -1
+        return [script, *sorted({*_shared_modules(str(folder), listed), *extra})]
+
+
+@cache
+def _shared_modules(folder: str, listed_at: int) -> tuple[Path, ...]:
+    """The `_*.py` modules of a unit folder, listed once per change of the folder."""
+    return tuple(Path(folder).glob("_*.py"))
 
 
 def load_spec_file(path: Path) -> StepSpec:
