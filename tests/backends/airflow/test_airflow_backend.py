@@ -72,13 +72,19 @@ def test_dag_file_imports_and_mirrors_the_dag(
 def test_airflow_runs_the_pipeline_and_shares_results_with_cursus_run(
     tmp_path: Path, airflow_python: Path, airflow_home: dict
 ) -> None:
-    config = _config(tmp_path)
+    """`airflow dags test` runs every task to success (xgboost_simple: three tasks with their
+    dependencies; the e2e DAG's ten are checked by import above). Its tasks go through the run
+    path of `cursus run`: one tracked MLflow run, closed by the last task, and a cache that
+    `cursus run` then finds full."""
+    config = _config(tmp_path, dag="xgboost_simple")
     workspace = tmp_path / "ws"
     dags = Path(airflow_home["AIRFLOW__CORE__DAGS_FOLDER"])
-    write_dag_file(_plan(config), dags / "xgb_e2e.py", workspace=str(workspace))
+    write_dag_file(
+        _plan(config, "xgboost_simple"), dags / "xgb_simple.py", workspace=str(workspace)
+    )
     airflow = str(airflow_python.parent / "airflow")
     done = subprocess.run(
-        [airflow, "dags", "test", "xgboost-e2e"],
+        [airflow, "dags", "test", "xgboost-simple"],
         env=airflow_home,
         capture_output=True,
         text=True,
@@ -93,16 +99,32 @@ def test_airflow_runs_the_pipeline_and_shares_results_with_cursus_run(
     records = RunRecords(workspace / "runs.db")
     runs = records.list_runs()
     assert len(runs) == 1 and runs[0]["status"] == "succeeded"
-    assert runs[0]["run_id"].startswith("manual__")
-    steps = records.get_run(runs[0]["run_id"])["steps"]
-    assert sorted(s["name"] for s in steps) == sorted(load_dag("xgboost_e2e").nodes)
+    run_id = runs[0]["run_id"]
+    assert run_id.startswith("manual__")
+    steps = records.get_run(run_id)["steps"]
+    assert sorted(s["name"] for s in steps) == sorted(load_dag("xgboost_simple").nodes)
     assert {s["status"] for s in steps} == {"succeeded"}
+
+    from cursus.mlops.tracking import mlflow_client
+
+    client = mlflow_client(f"sqlite:///{workspace / 'mlflow.db'}")
+    experiment = client.get_experiment_by_name("xgboost-simple")
+    parents = client.search_runs(
+        [experiment.experiment_id],
+        f"tags.cursus_run_id = '{run_id}' and tags.cursus_pipeline_run = 'true'",
+    )
+    assert len(parents) == 1 and parents[0].info.status == "FINISHED"
+    children = client.search_runs(
+        [experiment.experiment_id], f"tags.mlflow.parentRunId = '{parents[0].info.run_id}'"
+    )
+    assert sorted(r.info.run_name for r in children) == sorted(load_dag("xgboost_simple").nodes)
+
     # the same pipeline through `cursus run` finds every step in the cache Airflow filled
     rerun = CliRunner().invoke(
         cli,
         [
             "run",
-            "xgboost_e2e",
+            "xgboost_simple",
             "-c",
             str(config),
             "--workspace",
