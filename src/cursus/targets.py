@@ -237,7 +237,8 @@ def run_pipeline(
     `<workspace>/mlflow.db`), when MLflow is installed. lineage: record the DVC lineage of the
     run's inputs. registry_uri: where Registration steps register models (default: the
     workspace's MLflow store when MLflow is installed, else the folder `<workspace>/registry`).
-    The result's `lineage_warnings` say what the lineage could not record.
+    The result's `warnings` say what the data lineage noticed (a source that changed since the
+    last run).
     """
     from cursus.core.planner import compile_plan
 

@@ -167,11 +167,11 @@ def _build_one(
             problems.append(ConfigError(f"{source}: {where} {describe_validation_error(err)}"))
         job_type = values.get("job_type")
         if isinstance(job_type, str) and not any(e["loc"][:1] == ("job_type",) for e in errors):
-            mismatch = _job_type_mismatch_of(node, job_type, node_job_type, source)
+            mismatch = _job_type_mismatch(node, job_type, node_job_type, source)
             if mismatch:
                 problems.append(mismatch)
         return None, unknown, problems
-    mismatch = _job_type_mismatch(node, config, node_job_type, source)
+    mismatch = _job_type_mismatch(node, config.job_type, node_job_type, source)
     if mismatch:
         problems.append(mismatch)
     return (None if unknown or problems else config), unknown, problems
@@ -208,12 +208,6 @@ def _unknown_field_problem(
 
 
 def _job_type_mismatch(
-    node: str, config: BasePipelineConfig, node_job_type: str | None, source: str
-) -> ConfigError | None:
-    return _job_type_mismatch_of(node, config.job_type, node_job_type, source)
-
-
-def _job_type_mismatch_of(
     node: str, job_type: str | None, node_job_type: str | None, source: str
 ) -> ConfigError | None:
     if node_job_type and job_type not in (None, node_job_type):
@@ -267,7 +261,7 @@ def check_configs_cover_dag(
                     f'{step_type} needs {expected.__name__}; change it in "metadata.config_types"'
                 )
             )
-        elif mismatch := _job_type_mismatch(node, config, job_type, source):
+        elif mismatch := _job_type_mismatch(node, config.job_type, job_type, source):
             problems.append(mismatch)
     return problems
 

@@ -55,10 +55,9 @@ def _file_sha256(path: Path, mtime_ns: int) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
-def script_digest(spec: StepSpec) -> str:
-    """Digest of every file the step's job runs with: the script, the shared `_*.py` modules
-    beside it and the contract's bundle files."""
-    parts = spec.bundle_paths
+def script_digest(spec: StepSpec, parts: list[Path]) -> str:
+    """Digest of every file the step's job runs with (`spec.bundle_paths`: the script, the
+    shared `_*.py` modules beside it and the contract's bundle files)."""
     for path in parts:
         if not path.is_file():
             raise SpecError(f"{spec.source_file}: script file {path} is missing")
@@ -214,8 +213,9 @@ def _compile(dag: PipelineDAG, configs: Configs, source: str) -> Plan:
     meta, _ = _pipeline_metadata({n: configs[n] for n in dag.nodes}, source)
     # one digest per script per compile, not per node: scripts do not change mid-compile
     by_type = {spec.step_type: spec for spec in specs.values()}
-    digests = {step_type: script_digest(spec) for step_type, spec in by_type.items()}
-    files = {step_type: [p.name for p in spec.bundle_paths] for step_type, spec in by_type.items()}
+    bundles = {step_type: spec.bundle_paths for step_type, spec in by_type.items()}
+    digests = {t: script_digest(by_type[t], paths) for t, paths in bundles.items()}
+    files = {t: [p.name for p in paths] for t, paths in bundles.items()}
     steps: list[PlanStep] = []
     for n in dag.topological_sort():
         step_type = specs[n].step_type

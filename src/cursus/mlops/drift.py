@@ -7,8 +7,6 @@ step in a pipeline decide alike.
 
 from __future__ import annotations
 
-import importlib.util
-import sys
 from collections.abc import Sequence
 from functools import cache
 from pathlib import Path
@@ -20,20 +18,10 @@ from cursus.mlops.project import MLOpsError
 
 @cache
 def drift_script() -> ModuleType:
-    """The DriftCheck script as a module (imported once, with the scripts folder on sys.path for
-    its `_tabular` helper, as the local runner imports it)."""
+    """The DriftCheck script as a module, as the local runner imports it."""
     from cursus.steps.library import get_step_unit
 
-    unit = get_step_unit("DriftCheck")
-    if str(unit.folder) not in sys.path:
-        sys.path.append(str(unit.folder))
-    name = "cursus_step_drift_check"
-    spec = importlib.util.spec_from_file_location(name, unit.script)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    spec.loader.exec_module(module)
-    return module
+    return get_step_unit("DriftCheck").import_script()
 
 
 def drift_report(

@@ -8,11 +8,9 @@ an `http(s)://` server; the default whenever MLflow is installed) and a plain fo
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 import re
-import sys
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -401,16 +399,6 @@ def register_packaged_model(
 
 def _registration_script() -> Any:
     """The Registration step's script, loaded as the runner loads it (it is a plain file)."""
-    if "cursus_step_registration" in sys.modules:
-        return sys.modules["cursus_step_registration"]
     from cursus.steps.library import get_step_unit
 
-    unit = get_step_unit("Registration")
-    if str(unit.folder) not in sys.path:
-        sys.path.append(str(unit.folder))  # for its `_tabular` helpers; after everything else
-    spec = importlib.util.spec_from_file_location("cursus_step_registration", unit.script)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
+    return get_step_unit("Registration").import_script()

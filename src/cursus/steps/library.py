@@ -23,7 +23,7 @@ import importlib.metadata
 import importlib.util
 import os
 import sys
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
@@ -56,6 +56,13 @@ class StepUnit:
     def script(self) -> Path:
         return self.spec.script_path
 
+    def import_script(self) -> ModuleType:
+        """The unit's script as a module of this process, once, as the local runner imports it:
+        its folder on sys.path (after everything else) for the shared `_*.py` modules."""
+        if str(self.folder) not in sys.path:
+            sys.path.append(str(self.folder))
+        return import_file(f"cursus_step_{self.script.stem}", self.script)
+
 
 @dataclass(frozen=True)
 class UnitSource:
@@ -75,7 +82,7 @@ class StepLibrary:
     def __contains__(self, name: object) -> bool:
         return name in self.units
 
-    def __iter__(self):  # type: ignore[no-untyped-def]
+    def __iter__(self) -> Iterator[StepUnit]:
         return iter(self.units.values())
 
     def get(self, name: str) -> StepUnit:
@@ -94,9 +101,9 @@ class StepLibrary:
         The longest known step type that the name starts with wins; an unknown type is an error
         that lists the known ones.
         """
-        known = self._split.get(node)
-        if known is not None:
-            return known
+        split = self._split.get(node)
+        if split is not None:
+            return split
         matches = [t for t in self.units if node == t or node.startswith(t + "_")]
         if not matches:
             known = ", ".join(sorted(self.units))
@@ -284,11 +291,17 @@ def _config_module(spec: StepSpec, where: str) -> ModuleType:
         )
     # one module name per file, so a class pickles and two folders' config.py never collide
     digest = hashlib.sha256(str(path).encode()).hexdigest()[:12]
-    module_name = f"_cursus_unit_{path.stem}_{digest}"
+    return import_file(f"_cursus_unit_{path.stem}_{digest}", path)
+
+
+def import_file(module_name: str, path: Path) -> ModuleType:
+    """The Python file `path` imported as `module_name`, once per process (a file that fails to
+    import leaves no half-made module behind)."""
     if module_name in sys.modules:
         return sys.modules[module_name]
     loader_spec = importlib.util.spec_from_file_location(module_name, path)
-    assert loader_spec is not None and loader_spec.loader is not None
+    if loader_spec is None or loader_spec.loader is None:
+        raise ImportError(f"cannot import {path}")
     module = importlib.util.module_from_spec(loader_spec)
     sys.modules[module_name] = module
     try:

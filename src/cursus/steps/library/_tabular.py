@@ -8,9 +8,13 @@ imports heavy libraries only inside the functions that need them.
 
 from __future__ import annotations
 
+import hashlib
+import importlib.util
 import json
 import math
 import os
+import re
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +25,9 @@ TABLE_FILE = "data.parquet"
 PREPROCESSING_FILE = "preprocessing.json"
 MODEL_META_FILE = "model_meta.json"
 CALIBRATION_FILE = "calibration.json"
+LOADER_NAME = re.compile(
+    r"^_?[A-Za-z][A-Za-z0-9_]{0,63}$"
+)  # a module name model_meta.json may give
 
 
 class StepInputError(ValueError):
@@ -281,13 +288,8 @@ def loader_name(meta: dict[str, Any]) -> str:
 
 def model_loader(model_dir: Path, meta: dict[str, Any]) -> Any:
     """The loader module of the model in `model_dir` (see LoadedModel)."""
-    import hashlib
-    import importlib.util
-    import re
-    import sys
-
     name = loader_name(meta)
-    if not re.match(r"^_?[A-Za-z][A-Za-z0-9_]{0,63}$", name):
+    if not LOADER_NAME.match(name):
         raise StepInputError(f"{model_dir / MODEL_META_FILE}: loader {name!r} is not a module name")
     # the model's own loader, else the one beside this module (code/ of a packaged model)
     for path in (model_dir / (name + ".py"), Path(__file__).resolve().parent / (name + ".py")):
