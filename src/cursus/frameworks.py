@@ -51,6 +51,13 @@ class Framework:
     # preprocessing) returns the model; empty: models of this framework are not loaded
     model_loader: str = ""
     registry_name: str = ""  # the framework name of a SageMaker model package (upper case)
+    # the framework whose images run this one (LightGBM runs on the XGBoost image): its twin is
+    # that framework's, and its images are not listed twice
+    runs_on: str = ""
+    # packages its images lack, shipped as wheels in the code bundle of each of its jobs (the
+    # jobs may have no network) and in the model itself (for the endpoint); pip requirement
+    # strings pinned with ==, fetched for the image's Python by `cursus sagemaker wheels`
+    wheels: tuple[str, ...] = ()
 
     @property
     def default(self) -> Image:
@@ -69,6 +76,44 @@ class Framework:
             "(add the version to its entry in cursus.frameworks)"
         )
 
+
+_XGBOOST_IMAGES = (
+    Image(
+        version="1.7-1",
+        py_version="py3",
+        python="3.9",
+        oldest_python="3.8",
+        packages=(
+            "xgboost==1.7.4",
+            "pandas==1.2.4",
+            "scikit-learn==0.24.1",
+            "scipy==1.8.0",
+            "numpy==1.24.1",
+            "matplotlib==3.4.1",
+            "Pillow==9.1.1",
+            "pyarrow==14.0.1",
+            "boto3==1.17.52",
+            "botocore==1.20.52",
+            "python-dateutil==2.8.1",
+            "PyYAML==5.4.1",
+            "protobuf==3.20.1",
+            "psutil==5.6.7",
+            "retrying==1.3.3",
+            "requests==2.29.0",
+            "urllib3==1.26.5",
+            "sagemaker-containers==2.8.6.post2",
+            "sagemaker-inference==1.5.5",
+            "Flask==1.1.1",
+            "Werkzeug==0.15.6",
+            "jinja2==2.11.3",
+            "MarkupSafe==1.1.1",
+            "itsdangerous==2.0.1",
+            "gevent==23.9.1",
+            "setuptools<70",
+        ),
+        source="aws/sagemaker-xgboost-container, branch 1.7-1",
+    ),
+)
 
 FRAMEWORKS: dict[str, Framework] = {
     f.name: f
@@ -114,43 +159,22 @@ FRAMEWORKS: dict[str, Framework] = {
             estimator="sagemaker.xgboost:XGBoost",
             model_loader="_model_xgboost",
             registry_name="XGBOOST",
-            images=(
-                Image(
-                    version="1.7-1",
-                    py_version="py3",
-                    python="3.9",
-                    oldest_python="3.8",
-                    packages=(
-                        "xgboost==1.7.4",
-                        "pandas==1.2.4",
-                        "scikit-learn==0.24.1",
-                        "scipy==1.8.0",
-                        "numpy==1.24.1",
-                        "matplotlib==3.4.1",
-                        "Pillow==9.1.1",
-                        "pyarrow==14.0.1",
-                        "boto3==1.17.52",
-                        "botocore==1.20.52",
-                        "python-dateutil==2.8.1",
-                        "PyYAML==5.4.1",
-                        "protobuf==3.20.1",
-                        "psutil==5.6.7",
-                        "retrying==1.3.3",
-                        "requests==2.29.0",
-                        "urllib3==1.26.5",
-                        "sagemaker-containers==2.8.6.post2",
-                        "sagemaker-inference==1.5.5",
-                        "Flask==1.1.1",
-                        "Werkzeug==0.15.6",
-                        "jinja2==2.11.3",
-                        "MarkupSafe==1.1.1",
-                        "itsdangerous==2.0.1",
-                        "gevent==23.9.1",
-                        "setuptools<70",
-                    ),
-                    source="aws/sagemaker-xgboost-container, branch 1.7-1",
-                ),
-            ),
+            images=_XGBOOST_IMAGES,
+        ),
+        # LightGBM runs on the XGBoost image: Python 3.9 with numpy, scipy, pandas, scikit-learn
+        # and matplotlib (plots), and the serving toolkit the XGBoost models use; only the
+        # lightgbm wheel is missing, so it travels with the code (docs/frameworks.md)
+        Framework(
+            name="lightgbm",
+            image="xgboost",
+            repositories=(),
+            images=_XGBOOST_IMAGES,
+            processor="sagemaker.xgboost.processing:XGBoostProcessor",
+            estimator="sagemaker.xgboost:XGBoost",
+            model_loader="_model_lightgbm",
+            registry_name="XGBOOST",
+            runs_on="xgboost",
+            wheels=("lightgbm==4.6.0",),
         ),
         Framework(
             name="pytorch",

@@ -69,9 +69,17 @@ class PlanStep:
         return self.script_folder / self.script["entry_point"]
 
 
+def produces_model(step: PlanStep) -> bool:
+    """A training step, or a step that brings a model in as if it trained it (DummyTraining:
+    a processing step with a model_artifacts output)."""
+    return step.job_kind == "training" or any(
+        out.get("kind") == "model_artifacts" for out in step.outputs.values()
+    )
+
+
 def training_step_upstream(step: PlanStep, steps: dict[str, PlanStep]) -> PlanStep | None:
-    """The nearest training step that `step` reads from, directly or through other steps of
-    `steps` (name -> step); None when no training step is upstream."""
+    """The nearest step producing a model (`produces_model`) that `step` reads from, directly or
+    through other steps of `steps` (name -> step); None when there is none upstream."""
     queue = [b["from_step"] for b in step.inputs.values() if "from_step" in b]
     seen: set[str] = set()
     while queue:
@@ -80,7 +88,7 @@ def training_step_upstream(step: PlanStep, steps: dict[str, PlanStep]) -> PlanSt
             continue
         seen.add(node)
         upstream = steps[node]
-        if upstream.job_kind == "training":
+        if produces_model(upstream):
             return upstream
         queue += [b["from_step"] for b in upstream.inputs.values() if "from_step" in b]
     return None

@@ -14,11 +14,11 @@ from pathlib import Path
 import yaml
 
 from cursus.backends.sagemaker.twins import (
-    TWINS,
     Twin,
     TwinUnavailable,
     find_interpreter,
     require_twin,
+    twin_of,
 )
 from cursus.backends.sagemaker.twins import twin_python as built_twin_python
 from cursus.frameworks import FRAMEWORKS
@@ -29,7 +29,7 @@ SPECS_DIR = ROOT / "src" / "cursus" / "steps" / "library"
 # the shared modules travel with every script (and into model.tar.gz/code/)
 SHARED = sorted(p.name for p in SCRIPTS_DIR.glob("_*.py"))
 # the images a model is served from: the ones Payload and the packaged inference.py run on
-MODEL_IMAGES = ("xgboost", "pytorch")
+MODEL_IMAGES = ("xgboost", "lightgbm", "pytorch")
 
 # environment variable naming a twin's python, instead of the twin `cursus sagemaker twins
 # build` made
@@ -37,7 +37,7 @@ TWIN_ENV = {"sklearn": "CURSUS_TWIN_SKLEARN", "xgboost": "CURSUS_TWIN_XGBOOST"}
 
 
 def _twin(framework: str) -> Twin:
-    return TWINS[(framework, FRAMEWORKS[framework].default.version)]
+    return twin_of(framework)
 
 
 # the oldest Python each image's release branch shipped, from the twin table

@@ -10,6 +10,7 @@ from cursus.steps.configs import (
     SAMPLE_TRAINING_SOURCE,
     BasePipelineConfig,
     DataLoadingConfig,
+    LightGBMTrainingConfig,
     ModelCalibrationConfig,
     PyTorchTrainingConfig,
     RegistrationConfig,

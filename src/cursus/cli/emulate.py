@@ -154,3 +154,8 @@ def twins_build(names: tuple[str, ...], skip_missing_python: bool) -> None:
             if not skip_missing_python:
                 raise
             click.echo(f"warning: {exc}; its emulation tests will be skipped", err=True)
+    if not names:  # and the wheels of what the images lack, which the bundles carry
+        from cursus.backends.sagemaker.wheels import fetch_all
+
+        for wheel in fetch_all():
+            click.echo(f"wheel: {wheel}")

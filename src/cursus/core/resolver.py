@@ -146,7 +146,42 @@ def resolve_node(
                 tuple(candidates),
             )
         )
+    problems += _unbound_alternatives(node, spec, bindings, dag, specs)
     return bindings, problems
+
+
+def _unbound_alternatives(
+    node: str,
+    spec: StepSpec,
+    bindings: list[Binding],
+    dag: PipelineDAG,
+    specs: dict[str, StepSpec],
+) -> list[CursusError]:
+    """A one_of group none of whose inputs is bound (nor failed to bind, reported already)."""
+    bound = {b.input for b in bindings if b.bound}
+    attempted = {b.input for b in bindings}
+    groups: dict[str, list[InputSpec]] = {}
+    for inp in spec.inputs:
+        if inp.one_of:
+            groups.setdefault(inp.one_of, []).append(inp)
+    problems: list[CursusError] = []
+    for _, inputs in sorted(groups.items()):
+        names = [i.name for i in inputs]
+        if bound & set(names) or not set(names) <= attempted:
+            continue
+        wanted = "; ".join(
+            f"'{i.name}' ({i.kind}, e.g. from {', '.join(i.compatible_sources) or 'any step'})"
+            for i in inputs
+        )
+        preds = ", ".join(dag.get_dependencies(node)) or "none"
+        problems.append(
+            ResolutionError(
+                f"node '{node}' needs one of its inputs {wanted} bound, but none is (its "
+                f"predecessors: {preds}); add an edge from a step that produces one, or bind "
+                f"one in the config's input_bindings"
+            )
+        )
+    return problems
 
 
 def _explicit(

@@ -48,7 +48,7 @@ STEP_FEATURE_ORDER = (
     "drift_check",
 )
 # features no single step gives: how the DAG is shaped or fed
-SHAPE_FEATURES = ("holdout_data", "existing_model")
+SHAPE_FEATURES = ("holdout_data", "existing_model", "multiclass", "regression")
 FEATURES = (*STEP_FEATURE_ORDER, *SHAPE_FEATURES)
 
 
@@ -87,6 +87,10 @@ class DagMetadata:
     bundled_name: str | None = None  # written to src/cursus/data/dags/<name>.json
     # "Node.input" -> what must be bound to it from outside the pipeline
     external_inputs: dict[str, str] = field(default_factory=dict)
+    # what the sample config sets beyond the defaults: shared fields (problem_type) and, per node,
+    # its own (a DataLoading's data_source), so the pipeline runs on bundled data that fits it
+    sample_shared: dict[str, Any] = field(default_factory=dict)
+    sample_nodes: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         _one_of("framework", self.framework, FRAMEWORKS, self.id)
@@ -109,6 +113,8 @@ def describe_dag(
     features: tuple[str, ...],
     bundled_name: str | None = None,
     external_inputs: dict[str, str] | None = None,
+    sample_shared: dict[str, Any] | None = None,
+    sample_nodes: dict[str, dict[str, Any]] | None = None,
 ) -> DagMetadata:
     """The metadata of a shared DAG: counts come from the DAG itself, the rest as declared;
     the declared features must include every feature the DAG's steps give."""
@@ -119,6 +125,9 @@ def describe_dag(
             f"shared DAG '{dag_id}': its steps give features {missing} that its metadata does "
             "not declare; add them to `features`"
         )
+    unknown = sorted(set(sample_nodes or {}) - set(dag.nodes))
+    if unknown:
+        raise CatalogError(f"shared DAG '{dag_id}': sample_nodes names nodes not in it: {unknown}")
     return DagMetadata(
         id=dag_id,
         description=dag.description,
@@ -129,6 +138,8 @@ def describe_dag(
         edge_count=len(dag.edges),
         bundled_name=bundled_name,
         external_inputs=dict(external_inputs or {}),
+        sample_shared=dict(sample_shared or {}),
+        sample_nodes={node: dict(values) for node, values in (sample_nodes or {}).items()},
     )
 
 

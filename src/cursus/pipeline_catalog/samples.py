@@ -24,6 +24,7 @@ MODEL_URI_ENV = "CURSUS_MODEL_URI"
 # the defaults train for minutes on real data; a sample is for seeing a pipeline work
 FAST_SETTINGS: dict[str, dict[str, Any]] = {
     "xgboost": {"hyperparameters": {"num_round": 30, "early_stopping_rounds": 10}},
+    "lightgbm": {"hyperparameters": {"num_boost_round": 30, "early_stopping_rounds": 10}},
     "pytorch": {"hyperparameters": {"epochs": 5, "hidden_dims": [32, 16]}},
     "generic": {"model_framework": "xgboost"},  # the deployment sample serves an XGBoost model
 }
@@ -56,9 +57,13 @@ def sample_configs(
         "role": SAMPLE_ROLE,
         "bucket": SAMPLE_BUCKET,
         **FAST_SETTINGS[metadata.framework],
+        **metadata.sample_shared,
         **overrides,
     }
     configs = default_configs(dag, **shared)
+    for node, values in metadata.sample_nodes.items():
+        config = configs[node]
+        configs[node] = type(config).model_validate({**config.model_dump(), **values})
     for target in metadata.external_inputs:
         node, _, input_name = target.partition(".")
         config = configs[node]

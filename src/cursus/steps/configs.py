@@ -31,6 +31,12 @@ class BasePipelineConfig(BaseModel):
     bucket: str | None = Field(default=None, description="S3 bucket for pipeline artifacts")
     label_field: str = "label"
     id_field: str | None = None
+    problem_type: Literal["binary", "multiclass", "regression"] | None = Field(
+        default=None,
+        description="what the label is: two classes, several, or a number to predict; unset, "
+        "the label decides (two values: binary; text or up to 20 whole numbers: multiclass; "
+        "other numbers: regression)",
+    )
     job_type: str | None = Field(
         default=None, description="taken from the node name suffix when unset"
     )
@@ -119,9 +125,22 @@ class XGBoostHyperparameters(BaseModel):
     colsample_bytree: float = Field(default=1.0, gt=0, le=1)
     min_child_weight: float = Field(default=1.0, ge=0)
     early_stopping_rounds: int = Field(default=20, ge=1)
-    # log loss keeps improving after AUC saturates, so early stopping on it keeps enough trees
-    eval_metric: Literal["auc", "logloss", "aucpr", "error"] = "logloss"
-    objective: Literal["binary:logistic"] = "binary:logistic"
+    # unset: log loss (binary; it keeps improving after AUC saturates, so early stopping on it
+    # keeps enough trees), multiclass log loss, or RMSE (regression)
+    eval_metric: (
+        Literal["auc", "logloss", "aucpr", "error", "mlogloss", "merror", "rmse", "mae"] | None
+    ) = None
+    # unset: the problem type's (binary:logistic, multi:softprob, reg:squarederror)
+    objective: (
+        Literal[
+            "binary:logistic",
+            "multi:softprob",
+            "reg:squarederror",
+            "reg:absoluteerror",
+            "reg:pseudohubererror",
+        ]
+        | None
+    ) = None
     seed: int = 0
     nthread: int = Field(default=1, ge=1)
 
@@ -151,11 +170,70 @@ class PyTorchTrainingConfig(BasePipelineConfig):
     hyperparameters: PyTorchHyperparameters = Field(default_factory=PyTorchHyperparameters)
 
 
+class LightGBMHyperparameters(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    num_boost_round: int = Field(default=200, ge=1, le=100000)
+    learning_rate: float = Field(default=0.1, gt=0, le=1)
+    num_leaves: int = Field(default=31, ge=2, le=131072)
+    max_depth: int = Field(default=-1, ge=-1, description="-1: no limit")
+    min_data_in_leaf: int = Field(default=20, ge=1)
+    feature_fraction: float = Field(default=1.0, gt=0, le=1)
+    bagging_fraction: float = Field(default=1.0, gt=0, le=1)
+    bagging_freq: int = Field(default=0, ge=0)
+    lambda_l1: float = Field(default=0.0, ge=0)
+    lambda_l2: float = Field(default=0.0, ge=0)
+    early_stopping_rounds: int = Field(default=20, ge=1)
+    # unset: the problem type's (binary, multiclass, regression)
+    objective: Literal["binary", "multiclass", "regression", "regression_l1", "huber"] | None = None
+    # unset: binary_logloss, multi_logloss or l2 by problem type
+    metric: (
+        Literal[
+            "binary_logloss",
+            "auc",
+            "binary_error",
+            "multi_logloss",
+            "multi_error",
+            "l2",
+            "l1",
+            "rmse",
+            "huber",
+        ]
+        | None
+    ) = None
+    seed: int = 0
+    num_threads: int = Field(default=1, ge=1)
+
+
+class LightGBMTrainingConfig(BasePipelineConfig):
+    # the XGBoost image's version: LightGBM runs on that image (cursus.frameworks)
+    framework_version: str = "1.7-1"
+    py_version: str = "py3"
+    hyperparameters: LightGBMHyperparameters = Field(default_factory=LightGBMHyperparameters)
+
+
 class XGBoostModelEvalConfig(BasePipelineConfig):
     framework_version: str = "1.7-1"
 
 
+class LightGBMModelEvalConfig(BasePipelineConfig):
+    framework_version: str = "1.7-1"
+
+
+class XGBoostModelInferenceConfig(BasePipelineConfig):
+    framework_version: str = "1.7-1"
+
+
+class LightGBMModelInferenceConfig(BasePipelineConfig):
+    framework_version: str = "1.7-1"
+
+
 class PyTorchModelEvalConfig(BasePipelineConfig):
+    framework_version: str = "2.1"
+    py_version: str = "py310"
+
+
+class PyTorchModelInferenceConfig(BasePipelineConfig):
     framework_version: str = "2.1"
     py_version: str = "py310"
 
@@ -194,6 +272,25 @@ class _ModelFrameworkConfig(BasePipelineConfig):
         return value
 
 
+class DummyTrainingConfig(_ModelFrameworkConfig):
+    """A pretrained model brought in as if trained here; its framework (model_framework) says
+    which image runs the steps that load it."""
+
+    pretrained_model_path: str | None = Field(
+        default=None,
+        description="the pretrained model: a local path or s3:// URI of a model folder or "
+        "model.tar.gz written by a Cursus training step or Package",
+    )
+
+    @model_validator(mode="after")
+    def _bind_pretrained_model(self) -> DummyTrainingConfig:
+        """pretrained_model_path is the model_artifacts_input binding (unless one is given)."""
+        if self.pretrained_model_path and "model_artifacts_input" not in self.input_bindings:
+            bindings = {**self.input_bindings, "model_artifacts_input": self.pretrained_model_path}
+            object.__setattr__(self, "input_bindings", bindings)
+        return self
+
+
 class PayloadConfig(_ModelFrameworkConfig):
     n_samples: int = Field(default=5, ge=1, le=10000)
     random_seed: int = 42
@@ -230,5 +327,6 @@ def config_field_value(config: BasePipelineConfig, field: str) -> Any:
     if field == "model_name" and value is None:
         return config.pipeline_name
     if isinstance(value, BaseModel):
-        return value.model_dump(mode="json")
+        # an unset hyperparameter is left to the script's default, not sent as null
+        return value.model_dump(mode="json", exclude_none=True)
     return value

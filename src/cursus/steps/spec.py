@@ -51,9 +51,21 @@ class InputSpec(_Strict):
     name: Name
     kind: str
     required: bool = True
+    # inputs of one step sharing a one_of name are alternatives: at least one must be bound
+    # (Payload reads a packaged model or a trained one); each is declared required: false
+    one_of: str = ""
     compatible_sources: tuple[str, ...] = ()
     keywords: tuple[str, ...] = ()
     description: str = ""
+
+    @model_validator(mode="after")
+    def _alternatives_are_optional(self) -> InputSpec:
+        if self.one_of and self.required:
+            raise ValueError(
+                f"input '{self.name}' is in one_of group '{self.one_of}', so declare it "
+                "required: false (the group as a whole is required)"
+            )
+        return self
 
 
 class OutputSpec(_Strict):

@@ -20,6 +20,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from functools import cache
+from pathlib import Path
 from typing import Any
 
 from cursus.backends.sagemaker import preflight
@@ -27,6 +28,7 @@ from cursus.backends.sagemaker.code import CODE_DIR, CodeObject, launcher, sourc
 from cursus.backends.sagemaker.errors import SageMakerConfigError
 from cursus.backends.sagemaker.preflight import Target
 from cursus.backends.sagemaker.sdk import load_sdk, offline_session, quiet_sdk
+from cursus.backends.sagemaker.wheels import WheelUnavailable, framework_wheels
 from cursus.errors import CursusError
 from cursus.frameworks import FRAMEWORKS, FrameworkError, get_framework, model_frameworks
 from cursus.plan import Plan, PlanStep, training_step_upstream
@@ -329,6 +331,20 @@ class _Builder:
             return str(version), step.config.get("py_version") or framework.default.py_version
         return image.version, step.config.get("py_version") or image.py_version
 
+    def _wheels(self, step: PlanStep) -> list[Path]:
+        """The wheels of what the step's image lacks (LightGBM on the XGBoost image)."""
+        framework = get_framework(step.framework, f"node {step.name}")
+        if not framework.wheels:
+            return []
+        try:
+            python = framework.image_version(step.config.get("framework_version")).python
+        except FrameworkError:
+            python = framework.default.python
+        try:
+            return framework_wheels(framework.name, python)
+        except WheelUnavailable as exc:
+            raise SageMakerConfigError(step.name, "framework", str(exc)) from None
+
     # ------------------------------------------------------------ inputs
 
     def _source(self, step: PlanStep, input_name: str, binding: dict[str, Any]) -> _Source:
@@ -418,6 +434,7 @@ class _Builder:
             step.script["folder"],
             step.script["files"],
             step.script.get("requirements", ()),
+            self._wheels(step),
         )
         runproc = launcher(bucket, pipeline_name, entry, unpack)
         self.bundles[step.name] = [bundle, runproc]
@@ -496,6 +513,7 @@ class _Builder:
             step.script["folder"],
             step.script["files"],
             step.script.get("requirements", ()),
+            self._wheels(step),
         )
         self.bundles[step.name] = [bundle]
         estimator = self._estimator(step, entry, bundle.uri)

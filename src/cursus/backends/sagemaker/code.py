@@ -53,16 +53,25 @@ def _file(path: Path) -> bytes:
 REQUIREMENTS = "requirements.txt"
 
 
+WHEELS = "wheels"
+
+
 def bundle_files(
-    folder: str | Path, files: Sequence[str], requirements: Sequence[str] = ()
+    folder: str | Path,
+    files: Sequence[str],
+    requirements: Sequence[str] = (),
+    wheels: Sequence[Path] = (),
 ) -> dict[str, bytes]:
     """Archive name -> content: the files the Plan says the step's job runs with (its script,
     the shared modules beside it, the extra files its contract bundles, e.g. Package's
     inference.py), all from the step unit's folder, and the requirements.txt of what the
     container must install for it (training containers install it from the source dir
-    themselves; the processing launcher does it)."""
+    themselves; the processing launcher does it), and under wheels/ the wheels of packages the
+    image lacks (the framework table's `wheels`), which the step library imports offline."""
     folder = Path(folder)
     bundle = {name: _file(folder / name) for name in files}
+    for wheel in wheels:
+        bundle[f"{WHEELS}/{wheel.name}"] = _file(wheel)
     if requirements:
         bundle[REQUIREMENTS] = "".join(f"{r}\n" for r in requirements).encode()
     return bundle
@@ -103,9 +112,10 @@ def source_bundle(
     folder: str | Path,
     files: Sequence[str],
     requirements: Sequence[str] = (),
+    wheels: Sequence[Path] = (),
 ) -> CodeObject:
     """The `sourcedir.tar.gz` of one step, at its content-addressed S3 URI."""
-    files = bundle_files(folder, files, requirements)
+    files = bundle_files(folder, files, requirements, wheels)
     uri = f"{code_prefix(bucket, pipeline_name)}{content_digest(files)}/{SOURCE_ARCHIVE}"
     return CodeObject(uri, tar_gz(files))
 

@@ -73,9 +73,18 @@ TWINS: dict[tuple[str, str], Twin] = {
         unavailable=image.unavailable,
     )
     for framework in FRAMEWORKS.values()
+    if not framework.runs_on  # its twin is the one of the framework it runs on
     for image in framework.images
     if image.packages
 }
+
+
+def twin_of(framework: str, version: str | None = None) -> Twin:
+    """The twin a job of `framework` runs in: that of its image (LightGBM's is XGBoost's)."""
+    entry = FRAMEWORKS[framework]
+    image = entry.image_version(version)
+    return TWINS[(entry.runs_on or entry.name, image.version)]
+
 
 # ECR repository of a framework image -> cursus' framework name
 IMAGE_REPOSITORIES = {repo: f.name for f in FRAMEWORKS.values() for repo in f.repositories}

@@ -34,6 +34,173 @@ class StepInputError(ValueError):
     """Input a step cannot use; the message says which file or field and how to fix it."""
 
 
+# ---------------------------------------------------------------- problem types
+
+BINARY, MULTICLASS, REGRESSION = "binary", "multiclass", "regression"
+PROBLEM_TYPES = (BINARY, MULTICLASS, REGRESSION)
+# whole-number labels with more distinct values than this are taken for a regression target
+MAX_INFERRED_CLASSES = 20
+
+
+def check_problem_type(value: str | None, where: str = "PROBLEM_TYPE") -> str | None:
+    """`value` lower-cased when it is a problem type (None stays None), else a StepInputError."""
+    if value is None or value == "":
+        return None
+    name = str(value).strip().lower()
+    if name not in PROBLEM_TYPES:
+        raise StepInputError(
+            f"{where}={value!r} is not a problem type; use one of {list(PROBLEM_TYPES)}"
+        )
+    return name
+
+
+def label_key(value: Any) -> str:
+    """The text a class is known by in label_mapping: 3.0 read from a CSV is the class "3"."""
+    if isinstance(value, (bool, np.bool_)):
+        return str(int(value))
+    if isinstance(value, (float, np.floating)) and float(value).is_integer():
+        return str(int(value))
+    return str(value)
+
+
+def _whole_numbers(values: np.ndarray) -> bool:
+    return bool(np.all(np.mod(values, 1) == 0))
+
+
+def infer_problem_type(labels: pd.Series) -> str:
+    """The problem type a label column suggests: two values are binary; text, or a few whole
+    numbers, multiclass; numbers with fractions, or many distinct whole numbers, regression."""
+    present = labels.dropna()
+    distinct = pd.unique(present)
+    if len(distinct) <= 2:
+        return BINARY
+    numeric = pd.api.types.is_numeric_dtype(present) and not pd.api.types.is_bool_dtype(present)
+    if not numeric:
+        return MULTICLASS
+    values = present.to_numpy(dtype=np.float64)
+    if _whole_numbers(values) and len(distinct) <= MAX_INFERRED_CLASSES:
+        return MULTICLASS
+    return REGRESSION
+
+
+def label_misfit(labels: pd.Series, problem_type: str) -> str | None:
+    """Why `labels` cannot be the target of `problem_type`, or None when they fit."""
+    present = labels.dropna()
+    distinct = pd.unique(present)
+    numeric = pd.api.types.is_numeric_dtype(present) and not pd.api.types.is_bool_dtype(present)
+    shown = sorted(map(label_key, distinct[:50]))[:8]
+    if problem_type == BINARY and len(distinct) > 2:
+        return (
+            f"holds {len(distinct)} distinct values {shown}, but problem_type is binary; set "
+            "problem_type to multiclass (or regression for a numeric target), or map the label "
+            "to two classes"
+        )
+    if problem_type == MULTICLASS:
+        if numeric and not _whole_numbers(present.to_numpy(dtype=np.float64)):
+            return (
+                "holds numbers with fractions, which are not classes; set problem_type to "
+                "regression, or bin the target into classes"
+            )
+        if len(distinct) < 2:
+            return f"holds {len(distinct)} distinct value(s); a classifier needs at least two"
+    if problem_type == REGRESSION and not numeric:
+        return (
+            f"holds text values {shown}, but problem_type is regression; set problem_type to "
+            "binary or multiclass, or give a numeric target"
+        )
+    return None
+
+
+def problem_type_of(artifacts: dict[str, Any]) -> str:
+    """The problem type preprocessing (or a model's meta) records; binary for older artifacts."""
+    return str(artifacts.get("problem_type") or BINARY)
+
+
+def class_names(artifacts: dict[str, Any]) -> list[str]:
+    """The classes in index order (label_mapping: original value -> index); [] for regression."""
+    mapping = artifacts.get("label_mapping") or {}
+    return [name for name, _ in sorted(mapping.items(), key=lambda item: item[1])]
+
+
+def encode_labels(labels: pd.Series, artifacts: dict[str, Any], where: str | Path) -> np.ndarray:
+    """The label column as the model's targets: class indices (classification) or floats.
+
+    A binary split holds 0/1 already (TabularPreprocessing maps it); a multiclass split holds the
+    original classes, mapped here through the training label_mapping, so a split that lacks a
+    class (or holds them in another order) is still scored against the right index.
+    """
+    problem_type = problem_type_of(artifacts)
+    field = labels.name
+    if len(labels) == 0 or labels.isna().any():
+        raise StepInputError(
+            f"{where}: label column {field!r} must have a value in every row of a non-empty table; "
+            "feed this step the processed_data output of TabularPreprocessing"
+        )
+    if problem_type == REGRESSION:
+        values = pd.to_numeric(labels, errors="coerce")
+        if values.isna().any():
+            raise StepInputError(f"{where}: label column {field!r} must hold numbers (regression)")
+        return values.to_numpy(dtype=np.float64)
+    if problem_type == BINARY:
+        if not set(labels.unique().tolist()) <= {0, 1}:
+            raise StepInputError(
+                f"{where}: label column {field!r} must hold 0/1 values; evaluate the "
+                "processed_data output of TabularPreprocessing"
+            )
+        return labels.to_numpy(dtype=np.int64)
+    mapping = artifacts.get("label_mapping") or {}
+    keys = labels.map(label_key)
+    unseen = sorted(set(keys) - set(mapping))
+    if unseen:
+        raise StepInputError(
+            f"{where}: label column {field!r} holds classes {unseen[:8]} the model was not "
+            f"trained on (it knows {list(mapping)[:20]}); train on data that has every class"
+        )
+    return keys.map(mapping).to_numpy(dtype=np.int64)
+
+
+def n_outputs(artifacts: dict[str, Any]) -> int:
+    """Columns of the model's output: one per class for multiclass, else one."""
+    return len(class_names(artifacts)) if problem_type_of(artifacts) == MULTICLASS else 1
+
+
+def prob_columns(n_classes: int) -> list[str]:
+    return [f"prob_{k}" for k in range(n_classes)]
+
+
+def prediction_columns(problem_type: str, pred: np.ndarray) -> dict[str, np.ndarray]:
+    """The score columns of a predictions table: prob (binary), prob_<k> and prediction
+    (multiclass: the most probable class index) or prediction (regression)."""
+    if problem_type == MULTICLASS:
+        columns = {name: pred[:, k] for k, name in enumerate(prob_columns(pred.shape[1]))}
+        columns["prediction"] = pred.argmax(axis=1).astype(np.int64)
+        return columns
+    if problem_type == REGRESSION:
+        return {"prediction": pred}
+    return {"prob": pred}
+
+
+def scores_from_predictions(
+    df: pd.DataFrame, problem_type: str, score_field: str = "prob"
+) -> np.ndarray:
+    """The model's output read back from a predictions table (see prediction_columns)."""
+    if problem_type == MULTICLASS:
+        names = sorted(
+            (c for c in df.columns if re.fullmatch(r"prob_\d+", str(c))),
+            key=lambda c: int(str(c)[5:]),
+        )
+        if not names or names != prob_columns(len(names)):
+            raise StepInputError(
+                "a multiclass predictions table needs columns prob_0 .. prob_<K-1>; feed this "
+                "step the eval_output of a model evaluation or inference step"
+            )
+        return df[names].to_numpy(dtype=np.float64)
+    column = "prediction" if problem_type == REGRESSION else score_field
+    if column not in df.columns:
+        raise StepInputError(f"the predictions table has no {column!r} column")
+    return pd.to_numeric(df[column], errors="coerce").to_numpy(dtype=np.float64)
+
+
 # ---------------------------------------------------------------- environment and JSON
 
 
@@ -275,11 +442,26 @@ class LoadedModel:
     def features(self) -> list[str]:
         return list(self.preprocessing["features"])
 
+    @property
+    def problem_type(self) -> str:
+        return problem_type_of(self.meta if "problem_type" in self.meta else self.preprocessing)
+
+    @property
+    def classes(self) -> list[str]:
+        return class_names(self.preprocessing)
+
     def predict_matrix(self, X: np.ndarray) -> np.ndarray:
-        return np.asarray(self._model.predict_matrix(X), dtype=np.float64)
+        """Binary: the positive-class probability per row; multiclass: one probability per
+        class (rows sum to 1); regression: the predicted value."""
+        out = np.asarray(self._model.predict_matrix(X), dtype=np.float64)
+        if self.problem_type == MULTICLASS:
+            return out.reshape(len(X), -1)
+        return out.reshape(len(X))
 
     def predict_proba(self, df: pd.DataFrame) -> np.ndarray:
         return self.predict_matrix(apply_preprocessing(df, self.preprocessing))
+
+    predict = predict_proba
 
 
 def loader_name(meta: dict[str, Any]) -> str:
@@ -358,8 +540,26 @@ def expected_calibration_error(y: np.ndarray, p: np.ndarray, n_bins: int = 10) -
 
 
 def apply_calibration(p: np.ndarray, calibration: dict[str, Any]) -> np.ndarray:
-    """Map raw scores to calibrated probabilities with a calibration.json document."""
+    """Map raw scores to calibrated probabilities with a calibration.json document.
+
+    A multiclass document holds one one-vs-rest calibrator per class (`per_class`): each maps its
+    class's column, and the rows are renormalised to sum to 1.
+    """
     p = np.asarray(p, dtype=np.float64)
+    if calibration.get("problem_type") == MULTICLASS:
+        per_class = calibration["per_class"]
+        if p.ndim != 2 or p.shape[1] != len(per_class):
+            raise StepInputError(
+                f"calibration.json calibrates {len(per_class)} classes but the model gives "
+                f"{p.shape[1] if p.ndim == 2 else 1} scores per row; calibrate this model's output"
+            )
+        columns = [_apply_one(p[:, k], c) for k, c in enumerate(per_class)]
+        calibrated = np.clip(np.column_stack(columns), 1e-12, None)
+        return calibrated / calibrated.sum(axis=1, keepdims=True)
+    return _apply_one(p, calibration)
+
+
+def _apply_one(p: np.ndarray, calibration: dict[str, Any]) -> np.ndarray:
     method = calibration["method"]
     if method == "isotonic":
         return np.interp(p, calibration["x"], calibration["y"])
@@ -471,11 +671,62 @@ def run_evaluation(
     environ_vars: dict[str, str],
     job_args: dict[str, Any],
 ) -> dict[str, float]:
-    """Score one split with a trained model and report binary metrics with ROC and PR curves.
+    """Score one split with a trained model and report the metrics of its problem type, with
+    plots: ROC and PR curves (binary), per-class and macro metrics with a confusion matrix
+    (multiclass), errors with predicted-against-actual (regression).
 
-    Shared by XGBoostModelEval and PyTorchModelEval: LoadedModel hides the framework, so the two
-    steps differ only in which training step they accept.
+    Shared by every model evaluation step: LoadedModel hides the framework, so the steps differ
+    only in which training step they accept.
     """
+    import _metrics
+
+    model, df, split, label_field = _scoring_inputs(input_paths, environ_vars, job_args)
+    if label_field not in df.columns:
+        raise StepInputError(
+            f"label column {label_field!r} is not in {split}; set LABEL_FIELD to the label column "
+            "TabularPreprocessing wrote (or use a model inference step for data without labels)"
+        )
+    y = encode_labels(
+        df[label_field], {**model.preprocessing, "problem_type": model.problem_type}, split
+    )
+    id_field = _evaluation_id_field(df, env_str(environ_vars, "ID_FIELD"), model, split)
+    pred = model.predict_proba(df)
+    _write_predictions(output_paths["eval_output"], model, df, pred, label_field, y, id_field)
+
+    metrics = _metrics.problem_metrics(model.problem_type, y, pred, model.classes)
+    metrics_dir = Path(output_paths["metrics_output"])
+    plotted = _metrics.plot_problem(model.problem_type, y, pred, model.classes, metrics_dir)
+    written = _nan_to_none(metrics)
+    if not plotted:
+        written[PLOTS_SKIPPED] = MATPLOTLIB_MISSING
+    save_json(written, metrics_dir / METRICS_FILE)
+    return {k: v for k, v in metrics.items() if isinstance(v, (int, float))}
+
+
+def run_inference(
+    input_paths: dict[str, str],
+    output_paths: dict[str, str],
+    environ_vars: dict[str, str],
+    job_args: dict[str, Any],
+) -> dict[str, float]:
+    """Predictions for a split, labelled or not, in the layout run_evaluation writes (so metrics
+    and calibration steps can follow), without computing metrics. A label column that is there
+    is carried along, encoded as the model's targets."""
+    model, df, split, label_field = _scoring_inputs(input_paths, environ_vars, job_args)
+    y = None
+    if label_field in df.columns and df[label_field].notna().all() and len(df):
+        y = encode_labels(
+            df[label_field], {**model.preprocessing, "problem_type": model.problem_type}, split
+        )
+    id_field = _evaluation_id_field(df, env_str(environ_vars, "ID_FIELD"), model, split)
+    pred = model.predict_proba(df)
+    _write_predictions(output_paths["eval_output"], model, df, pred, label_field, y, id_field)
+    return {"n_predictions": float(len(df)), "labelled": float(y is not None)}
+
+
+def _scoring_inputs(
+    input_paths: dict[str, str], environ_vars: dict[str, str], job_args: dict[str, Any]
+) -> tuple[LoadedModel, pd.DataFrame, Path, str]:
     model = LoadedModel(input_paths["model_input"])
     split = split_dir(input_paths["processed_data"], job_args.get("job_type") or "testing")
     df = read_table(split)
@@ -485,40 +736,29 @@ def run_evaluation(
         or model.preprocessing.get("label_field")
         or "label"
     )
-    y = _binary_labels(df, label_field, split)
-    id_field = _evaluation_id_field(df, env_str(environ_vars, "ID_FIELD"), model, split)
-    p = model.predict_proba(df)
+    return model, df, split, label_field
 
-    predictions = pd.DataFrame({label_field: y, "prob": p})
+
+def _write_predictions(
+    directory: str,
+    model: LoadedModel,
+    df: pd.DataFrame,
+    pred: np.ndarray,
+    label_field: str,
+    y: np.ndarray | None,
+    id_field: str | None,
+) -> Path:
+    columns: dict[str, Any] = {}
     if id_field:
-        predictions.insert(0, id_field, df[id_field].to_numpy())
-    eval_dir = Path(output_paths["eval_output"])
+        columns[id_field] = df[id_field].to_numpy()
+    if y is not None:
+        columns[label_field] = y
+    columns.update(prediction_columns(model.problem_type, pred))
+    eval_dir = Path(directory)
     eval_dir.mkdir(parents=True, exist_ok=True)
-    predictions.to_parquet(eval_dir / PREDICTIONS_FILE, index=False)
-
-    metrics = binary_metrics(y, p)
-    metrics_dir = Path(output_paths["metrics_output"])
-    plotted = plot_roc_pr_curves(y, p, metrics_dir)
-    written = _nan_to_none(metrics)
-    if not plotted:
-        written[PLOTS_SKIPPED] = MATPLOTLIB_MISSING
-    save_json(written, metrics_dir / METRICS_FILE)
-    return metrics
-
-
-def _binary_labels(df: pd.DataFrame, label_field: str, split: Path) -> np.ndarray:
-    if label_field not in df.columns:
-        raise StepInputError(
-            f"label column {label_field!r} is not in {split}; set LABEL_FIELD to the label column "
-            "TabularPreprocessing wrote"
-        )
-    labels = df[label_field]
-    if df.empty or labels.isna().any() or not set(labels.unique().tolist()) <= {0, 1}:
-        raise StepInputError(
-            f"{split}: label column {label_field!r} must hold 0/1 values in a non-empty table; "
-            "evaluate the processed_data output of TabularPreprocessing"
-        )
-    return labels.to_numpy(dtype=np.int64)
+    path = eval_dir / PREDICTIONS_FILE
+    pd.DataFrame(columns).to_parquet(path, index=False)
+    return path
 
 
 def _evaluation_id_field(

@@ -5,7 +5,9 @@ DATA_SOURCE forms:
   (JSON lines) file, read through fsspec where it is installed, and otherwise (the SageMaker
   images have no fsspec, and jobs may have no internet to install it) with the standard library
   and, for ``s3://``, boto3, which every image has;
-- ``sklearn:breast_cancer`` (also ``wine``, ``digits``), a bundled dataset for examples and tests;
+- ``sklearn:breast_cancer`` (binary; also ``wine``, 3 classes, ``digits``, 10 classes, or the first
+  N of them with ``?n_class=N``, and ``diabetes``, a regression target), a bundled dataset for
+  examples and tests;
 - ``synthetic:classification?rows=1000&features=20&categorical=2&missing=0.05`` for benchmarks.
 
 Every form accepts ``fraction=<0..1>`` and ``seed=<int>`` query parameters to subsample rows, and
@@ -46,7 +48,7 @@ SCHEMA_FILE = "schema.json"
 FILE_SCHEMES = {"file", "s3"}
 SUBSAMPLE_PARAMS = {"fraction", "seed", "part"}
 SYNTHETIC_PARAMS = {"rows", "features", "categorical", "missing", "informative"}
-SKLEARN_DATASETS = ("breast_cancer", "wine", "digits")
+SKLEARN_DATASETS = ("breast_cancer", "wine", "digits", "diabetes")
 COMPRESSIONS = {".gz", ".bz2", ".xz", ".zst"}
 FILE_READERS: dict[str, Callable[[Any], pd.DataFrame]] = {
     ".csv": pd.read_csv,
@@ -106,8 +108,12 @@ def scheme_of(location: str) -> str | None:
 def load_source(location: str, params: dict[str, str], label_field: str, seed: int) -> pd.DataFrame:
     scheme = scheme_of(location)
     if scheme == "sklearn":
-        reject_params(params, set(), location)
-        return load_sklearn(location.split(":", 1)[1], label_field)
+        name = location.split(":", 1)[1]
+        reject_params(params, {"n_class"} if name == "digits" else set(), location)
+        n_class = int_param(params, "n_class", 10, 2) if "n_class" in params else None
+        if n_class is not None and n_class > 10:
+            raise StepInputError(f"DATA_SOURCE {location!r}: digits has 10 classes; n_class <= 10")
+        return load_sklearn(name, label_field, n_class)
     if scheme == "synthetic":
         reject_params(params, SYNTHETIC_PARAMS, location)
         return load_synthetic(location.split(":", 1)[1], params, label_field, seed)
@@ -263,7 +269,7 @@ def table_suffix(location: str) -> str:
     return path.suffix.lower()
 
 
-def load_sklearn(name: str, label_field: str) -> pd.DataFrame:
+def load_sklearn(name: str, label_field: str, n_class: int | None = None) -> pd.DataFrame:
     """Bundled datasets; feature names become snake_case so they are safe as column names anywhere."""
     from sklearn import datasets
 
@@ -272,7 +278,8 @@ def load_sklearn(name: str, label_field: str) -> pd.DataFrame:
             f"DATA_SOURCE sklearn:{name} is not available; use one of "
             f"{[f'sklearn:{n}' for n in SKLEARN_DATASETS]}"
         )
-    bunch = getattr(datasets, f"load_{name}")(as_frame=True)
+    options = {"n_class": n_class} if n_class is not None else {}
+    bunch = getattr(datasets, f"load_{name}")(as_frame=True, **options)
     features = bunch.data.rename(columns=lambda c: re.sub(r"\W+", "_", str(c)).strip("_").lower())
     if label_field in features.columns:
         raise StepInputError(

@@ -151,9 +151,13 @@ class Request:
 
 @dataclass(frozen=True)
 class Prediction:
-    prob: np.ndarray
-    calibrated_prob: np.ndarray | None
-    label: np.ndarray
+    """One answer per row, as flat {name: value} records (the keys are the CSV columns):
+    binary: prob, calibrated_prob (if calibrated), label (0/1);
+    multiclass: prob_<k> per class, calibrated_prob_<k> (if calibrated), label (the class
+    index) and class (the class as the training data named it);
+    regression: prediction."""
+
+    rows: list[dict[str, Any]]
 
 
 # ---------------------------------------------------------------- the four handler functions
@@ -179,16 +183,42 @@ def predict_fn(data: Request | Rejected, model: ServingModel) -> Prediction | Re
         frame = request_frame(data, model.features)
     except RequestError as error:
         return _reject(error)
-    prob = model.model.predict_proba(frame)
+    scores = model.model.predict_proba(frame)
+    problem_type = model.model.problem_type
+    if problem_type == _tabular.REGRESSION:
+        return Prediction(rows=[{"prediction": float(v)} for v in scores])
     calibrated = None
-    decision = prob
+    decision = scores
     if model.calibration is not None:
-        calibrated = _tabular.apply_calibration(prob, model.calibration)
+        calibrated = _tabular.apply_calibration(scores, model.calibration)
         if model.calibration["method"] in PROBABILITY_CALIBRATIONS:
             decision = calibrated
-    return Prediction(
-        prob=prob, calibrated_prob=calibrated, label=(decision >= THRESHOLD).astype(int)
-    )
+    if problem_type == _tabular.MULTICLASS:
+        return Prediction(rows=_multiclass_rows(scores, calibrated, decision, model.model.classes))
+    rows = []
+    for i in range(len(scores)):
+        row: dict[str, Any] = {"prob": float(scores[i])}
+        if calibrated is not None:
+            row["calibrated_prob"] = float(calibrated[i])
+        row["label"] = int(decision[i] >= THRESHOLD)
+        rows.append(row)
+    return Prediction(rows=rows)
+
+
+def _multiclass_rows(
+    scores: np.ndarray, calibrated: np.ndarray | None, decision: np.ndarray, classes: list[str]
+) -> list[dict[str, Any]]:
+    names = _tabular.prob_columns(scores.shape[1])
+    rows = []
+    for i in range(len(scores)):
+        row: dict[str, Any] = {name: float(scores[i, k]) for k, name in enumerate(names)}
+        if calibrated is not None:
+            row.update({f"calibrated_{n}": float(calibrated[i, k]) for k, n in enumerate(names)})
+        index = int(decision[i].argmax())
+        row["label"] = index
+        row["class"] = classes[index] if index < len(classes) else str(index)
+        rows.append(row)
+    return rows
 
 
 def output_fn(prediction: Prediction | Rejected, accept: str | None) -> Any:
@@ -350,15 +380,17 @@ def _preview(names: list[str], limit: int = 8) -> str:
 
 
 def _rows(prediction: Prediction) -> list[dict[str, Any]]:
-    rows = []
-    for i in range(len(prediction.prob)):
-        row: dict[str, Any] = {"prob": float(prediction.prob[i])}
-        if prediction.calibrated_prob is not None:
-            row["calibrated_prob"] = float(prediction.calibrated_prob[i])
-        row["label"] = int(prediction.label[i])
-        rows.append(row)
-    return rows
+    return prediction.rows
 
 
 def _csv_cells(row: dict[str, Any]) -> list[str]:
-    return [repr(value) for value in row.values()]
+    """Numbers as Python writes them; a class name as CSV text (quoted where it must be)."""
+    cells = []
+    for value in row.values():
+        if isinstance(value, str):
+            buffer = io.StringIO()
+            csv.writer(buffer, lineterminator="").writerow([value])
+            cells.append(buffer.getvalue())
+        else:
+            cells.append(repr(value))
+    return cells

@@ -1,8 +1,10 @@
 """ModelCalibration: fit a calibrator on scored data and report how much it improves calibration.
 
 The fitted calibrator is plain JSON (no pickle) in one of the three forms `_tabular.apply_calibration`
-reads, so the serving code applies exactly the mapping fitted here. Metrics are in-sample: the
-calibrator is fitted and measured on the same rows.
+reads, so the serving code applies exactly the mapping fitted here. Multiclass predictions (prob_0 ..
+prob_<K-1>) get one one-vs-rest calibrator per class, renormalised, and are measured by the
+top-label ECE and the multiclass Brier score. Metrics are in-sample: the calibrator is fitted and
+measured on the same rows.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ import pandas as pd
 from _tabular import (
     CALIBRATION_FILE,
     MATPLOTLIB_MISSING,
+    MULTICLASS,
     PLOTS_SKIPPED,
     StepInputError,
     apply_calibration,
@@ -25,8 +28,10 @@ from _tabular import (
     env_str,
     expected_calibration_error,
     load_pyplot,
+    prob_columns,
     read_table,
     save_json,
+    scores_from_predictions,
 )
 
 CONTAINER_INPUTS = {"evaluation_data": "/opt/ml/processing/input/eval_data"}
@@ -201,18 +206,25 @@ def reliability_curve(y: np.ndarray, p: np.ndarray, n_bins: int) -> tuple[np.nda
 
 
 def plot_reliability(
-    y: np.ndarray, raw: np.ndarray, calibrated: np.ndarray, n_bins: int, path: Path
+    y: np.ndarray,
+    raw: np.ndarray,
+    calibrated: np.ndarray,
+    n_bins: int,
+    path: Path,
+    observed_after: np.ndarray | None = None,
 ) -> bool:
     """Write the reliability diagram; False, with nothing written, when matplotlib is missing
-    (the scikit-learn image this step runs on has none)."""
+    (the scikit-learn image this step runs on has none). `observed_after` is what the calibrated
+    scores are measured against when it differs from `y` (a multiclass top label may change)."""
     plt = load_pyplot()
     if plt is None:
         return False
     fig, ax = plt.subplots(figsize=(5, 5))
     ax.plot([0, 1], [0, 1], linestyle="--", color="grey", label="perfectly calibrated")
-    for scores, name in ((raw, "before"), (calibrated, "after")):
-        predicted, observed = reliability_curve(y, scores, n_bins)
-        ece = expected_calibration_error(y, scores, n_bins)
+    after = y if observed_after is None else observed_after
+    for truth, scores, name in ((y, raw, "before"), (after, calibrated, "after")):
+        predicted, observed = reliability_curve(truth, scores, n_bins)
+        ece = expected_calibration_error(truth, scores, n_bins)
         ax.plot(predicted, observed, marker="o", label=f"{name} (ECE {ece:.3f})")
     ax.set_xlabel("mean predicted probability")
     ax.set_ylabel("observed positive rate")
@@ -250,22 +262,130 @@ def main(
         )
 
     df = read_predictions(input_paths["evaluation_data"])
+    if is_multiclass(df, score_field):
+        return calibrate_multiclass(df, label_field, method, n_bins, output_paths)
     y, raw = labels_and_scores(df, label_field, score_field)
     calibration = fit_calibration(method, y, raw)
     calibrated = apply_calibration(raw, calibration)
 
-    save_json(calibration, Path(output_paths["calibration_output"]) / CALIBRATION_FILE)
     metrics_dir = Path(output_paths["metrics_output"])
     metrics_dir.mkdir(parents=True, exist_ok=True)
     metrics = calibration_metrics(y, raw, calibrated, method, n_bins)
     if not plot_reliability(y, raw, calibrated, n_bins, metrics_dir / PLOT_FILE):
         metrics[PLOTS_SKIPPED] = MATPLOTLIB_MISSING
+    _write_outputs(df.assign(**{CALIBRATED_COLUMN: calibrated}), calibration, metrics, output_paths)
+    return {
+        k: float(metrics[k]) for k in ("ece_before", "ece_after", "brier_before", "brier_after")
+    }
+
+
+def _write_outputs(
+    calibrated_df: pd.DataFrame,
+    calibration: dict[str, Any],
+    metrics: dict[str, Any],
+    output_paths: dict[str, str],
+) -> None:
+    save_json(calibration, Path(output_paths["calibration_output"]) / CALIBRATION_FILE)
+    metrics_dir = Path(output_paths["metrics_output"])
     save_json(metrics, metrics_dir / METRICS_FILE)
     # a copy beside the calibrator travels into the package, where Registration reads it
     save_json(metrics, Path(output_paths["calibration_output"]) / METRICS_FILE)
     out_dir = Path(output_paths["calibrated_data"])
     out_dir.mkdir(parents=True, exist_ok=True)
-    df.assign(**{CALIBRATED_COLUMN: calibrated}).to_parquet(out_dir / PREDICTIONS_FILE, index=False)
+    calibrated_df.to_parquet(out_dir / PREDICTIONS_FILE, index=False)
+
+
+# ---------------------------------------------------------------- multiclass
+
+
+def is_multiclass(df: pd.DataFrame, score_field: str) -> bool:
+    """Multiclass predictions carry prob_0 .. prob_<K-1> and no binary score column; a
+    regression's carry only `prediction`, which no calibrator takes."""
+    if score_field in df.columns:
+        return False
+    if "prob_0" in df.columns:
+        return True
+    if "prediction" in df.columns:
+        raise StepInputError(
+            f"{PREDICTIONS_FILE} holds a regression's predictions (a 'prediction' column, no "
+            "probabilities); calibration applies to classifiers, so remove this step from a "
+            "regression pipeline"
+        )
+    return False
+
+
+def top_label_ece(y: np.ndarray, probs: np.ndarray, n_bins: int) -> float:
+    """ECE of the most probable class: its probability against how often it is right."""
+    confidence = probs.max(axis=1)
+    correct = (probs.argmax(axis=1) == y).astype(np.float64)
+    return expected_calibration_error(correct, confidence, n_bins)
+
+
+def multiclass_brier(y: np.ndarray, probs: np.ndarray) -> float:
+    onehot = np.eye(probs.shape[1])[y]
+    return float(np.mean(np.sum((probs - onehot) ** 2, axis=1)))
+
+
+def calibrate_multiclass(
+    df: pd.DataFrame, label_field: str, method: str, n_bins: int, output_paths: dict[str, str]
+) -> dict[str, float]:
+    if method == "percentile":
+        raise StepInputError(
+            "CALIBRATION_METHOD=percentile maps one score to its rank and is for a binary "
+            "label; use isotonic or sigmoid for multiclass predictions"
+        )
+    if label_field not in df.columns:
+        raise StepInputError(
+            f"{PREDICTIONS_FILE} has no column {label_field!r} (named by LABEL_FIELD); "
+            f"columns are {list(df.columns)}"
+        )
+    raw = scores_from_predictions(df, MULTICLASS)
+    y = pd.to_numeric(df[label_field], errors="coerce").to_numpy(dtype=np.float64)
+    n_classes = raw.shape[1]
+    if not np.isin(y, np.arange(n_classes)).all():
+        raise StepInputError(
+            f"label column {label_field!r} must hold class indices 0..{n_classes - 1}, as the "
+            "evaluation steps write them"
+        )
+    y = y.astype(np.int64)
+    per_class = []
+    for k in range(n_classes):
+        target = (y == k).astype(np.float64)
+        if target.min() == target.max():  # a class absent (or alone): leave its scores as they are
+            per_class.append({"method": "isotonic", "x": [0.0, 1.0], "y": [0.0, 1.0]})
+        else:
+            per_class.append(fit_calibration(method, target, raw[:, k]))
+    calibration = {"method": method, "problem_type": MULTICLASS, "per_class": per_class}
+    calibrated = apply_calibration(raw, calibration)
+    metrics: dict[str, Any] = {
+        "method": method,
+        "problem_type": MULTICLASS,
+        "n_bins": n_bins,
+        "n_samples": len(y),
+        "n_classes": n_classes,
+        "ece_before": top_label_ece(y, raw, n_bins),
+        "ece_after": top_label_ece(y, calibrated, n_bins),
+        "brier_before": multiclass_brier(y, raw),
+        "brier_after": multiclass_brier(y, calibrated),
+        "in_sample": True,
+    }
+    metrics_dir = Path(output_paths["metrics_output"])
+    metrics_dir.mkdir(parents=True, exist_ok=True)
+    correct = (raw.argmax(axis=1) == y).astype(np.float64)
+    correct_after = (calibrated.argmax(axis=1) == y).astype(np.float64)
+    if not plot_reliability(
+        correct,
+        raw.max(axis=1),
+        calibrated.max(axis=1),
+        n_bins,
+        metrics_dir / PLOT_FILE,
+        observed_after=correct_after,
+    ):
+        metrics[PLOTS_SKIPPED] = MATPLOTLIB_MISSING
+    calibrated_columns = {
+        f"calibrated_{name}": calibrated[:, k] for k, name in enumerate(prob_columns(n_classes))
+    }
+    _write_outputs(df.assign(**calibrated_columns), calibration, metrics, output_paths)
     return {
         k: float(metrics[k]) for k in ("ece_before", "ece_after", "brier_before", "brier_after")
     }

@@ -1,8 +1,10 @@
-"""Payload: sample requests for the packaged model and the responses it must give to them.
+"""Payload: sample requests for a model and the responses it must give to them.
 
-Rows are drawn from the ranges and categories the preprocessing was fitted on, and the expected
-responses come from the package's own code/inference.py (not this folder's copy), so they record
-what the packaged model will answer once deployed.
+Rows are drawn from the ranges and categories the preprocessing was fitted on. For a packaged
+model the expected responses come from the package's own code/inference.py (not this folder's
+copy), so they record what the packaged model will answer once deployed; for a trained model not
+yet packaged (the first system's DAGs feed Payload from the training step) they come from this
+folder's inference.py, the serving code Package puts beside it.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from typing import Any
 
 import numpy as np
 from _tabular import (
+    MODEL_META_FILE,
     PREPROCESSING_FILE,
     StepInputError,
     env_int,
@@ -29,7 +32,10 @@ from _tabular import (
     write_deterministic_tar,
 )
 
-CONTAINER_INPUTS = {"packaged_model": "/opt/ml/processing/input/packaged_model"}
+CONTAINER_INPUTS = {
+    "packaged_model": "/opt/ml/processing/input/packaged_model",
+    "model_input": "/opt/ml/processing/input/model",
+}
 CONTAINER_OUTPUTS = {"payload_sample": "/opt/ml/processing/output/payload"}
 ENV_VARS = ["N_SAMPLES", "RANDOM_SEED"]
 
@@ -52,6 +58,31 @@ def extract_package(packaged_dir: Path, destination: Path) -> Path:
             f"{packaged_dir} has no {MODEL_ARCHIVE}; feed this step the output of Package"
         )
     return extract_archive(archive, destination)
+
+
+def model_and_code(input_paths: dict[str, str], tmp: Path) -> tuple[Path, Path]:
+    """The model folder and the folder of the inference.py that answers for it: a package's
+    own code/, or this step's folder for a trained model."""
+    packaged = input_paths.get("packaged_model")
+    if packaged:
+        model_dir = extract_package(Path(packaged), tmp)
+        return model_dir, model_dir / "code"
+    trained = input_paths.get("model_input")
+    if not trained:
+        raise StepInputError(
+            "Payload got no model: bind packaged_model (the output of Package) or model_input "
+            "(the model_output of a training step)"
+        )
+    model_dir = Path(trained)
+    archive = model_dir / MODEL_ARCHIVE
+    if not (model_dir / MODEL_META_FILE).is_file() and archive.is_file():
+        model_dir = extract_archive(archive, tmp)  # a training job's model.tar.gz, unopened
+    if not (model_dir / MODEL_META_FILE).is_file():
+        raise StepInputError(
+            f"{trained} holds no {MODEL_META_FILE}; model_input must be the model_output of a "
+            "training step"
+        )
+    return model_dir, Path(__file__).resolve().parent
 
 
 def load_handler(code_dir: Path) -> ModuleType:
@@ -197,12 +228,12 @@ def main(
     out_dir = Path(output_paths["payload_sample"])
     out_dir.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory() as tmp:
-        model_dir = extract_package(Path(input_paths["packaged_model"]), Path(tmp))
+        model_dir, code_dir = model_and_code(input_paths, Path(tmp))
         preprocessing = load_json(model_dir / PREPROCESSING_FILE)
         rows = sample_rows(preprocessing, n_samples, seed)
         (out_dir / CSV_FILE).write_text(csv_text(rows, preprocessing["features"]))
         (out_dir / JSON_FILE).write_text(json_text(rows))
-        handler = load_handler(model_dir / "code")
+        handler = load_handler(code_dir)
         responses = expected_responses(handler, model_dir, out_dir)
     (out_dir / RESPONSES_FILE).write_text(json.dumps(responses, indent=2) + "\n")
     files = (CSV_FILE, JSON_FILE, RESPONSES_FILE)
@@ -214,7 +245,7 @@ if __name__ == "__main__":
     for folder in CONTAINER_OUTPUTS.values():
         os.makedirs(folder, exist_ok=True)
     result = main(
-        dict(CONTAINER_INPUTS),
+        {name: path for name, path in CONTAINER_INPUTS.items() if os.path.isdir(path)},
         dict(CONTAINER_OUTPUTS),
         {name: os.environ[name] for name in ENV_VARS if name in os.environ},
         {},

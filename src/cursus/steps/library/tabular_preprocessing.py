@@ -1,6 +1,10 @@
 """TabularPreprocessing: clean a table, split it (training job type) and fit the feature transforms.
 
-Cleaning maps the label to 0/1 and drops rows without one; features are left as they are, because
+The problem type (PROBLEM_TYPE: binary, multiclass or regression) is the one configured, else the
+one the label suggests (`_tabular.infer_problem_type`). Cleaning drops rows without a label and,
+for a binary label, maps it to 0/1; a multiclass label keeps its classes (the training
+label_mapping turns them into indices wherever a model is scored, so a split that lacks a class
+is still scored right) and a regression target stays a number. Features are left as they are, because
 the transforms (median imputation, categorical codes) are fitted on the train split only and every
 later step applies them through `_tabular.apply_preprocessing`. Fitting them here, rather than in
 training, lets both frameworks and the served model share one definition.
@@ -17,13 +21,19 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from _tabular import (
+    BINARY,
     PREPROCESSING_FILE,
+    REGRESSION,
     StepInputError,
+    check_problem_type,
     env_float,
     env_int,
     env_json,
     env_str,
     fit_preprocessing,
+    infer_problem_type,
+    label_key,
+    label_misfit,
     load_json,
     read_table,
     save_json,
@@ -45,6 +55,7 @@ ENV_VARS = [
     "TEST_VAL_RATIO",
     "CATEGORICAL_COLUMNS",
     "RANDOM_SEED",
+    "PROBLEM_TYPE",
 ]
 
 SCHEMA_FILE = "schema.json"
@@ -65,7 +76,10 @@ def main(
 
     df = read_table(input_paths["data_input"])
     check_columns(df, label_field, id_field, categorical)
-    df, label_mapping = clean(df, label_field, require_both_classes=job_type == TRAINING)
+    configured = check_problem_type(env_str(environ_vars, "PROBLEM_TYPE"))
+    df, label_mapping, problem_type = clean(
+        df, label_field, require_both_classes=job_type == TRAINING, problem_type=configured
+    )
 
     processed = Path(output_paths["processed_data"])
     artifacts_path = Path(output_paths["preprocessing_artifacts"]) / PREPROCESSING_FILE
@@ -74,19 +88,28 @@ def main(
         artifacts = unfitted_artifacts(
             df, job_type, label_field, id_field, categorical, label_mapping
         )
-        save_json(artifacts, artifacts_path)
-        return {f"n_{job_type}": float(len(df)), "positive_rate": float(df[label_field].mean())}
+        save_json({**artifacts, "problem_type": problem_type}, artifacts_path)
+        return {f"n_{job_type}": float(len(df)), **label_summary(df[label_field], problem_type)}
 
     seed = env_int(environ_vars, "RANDOM_SEED", 0)
-    splits = split_table(df, label_field, *split_ratios(environ_vars), seed)
+    stratify = problem_type != REGRESSION
+    splits = split_table(df, label_field, *split_ratios(environ_vars), seed, stratify)
     for name, part in splits.items():
         write_table(part, processed / name)
     artifacts = fit_preprocessing(
         splits["train"], label_field, id_field, categorical, label_mapping
     )
-    save_json(artifacts, artifacts_path)
+    save_json({**artifacts, "problem_type": problem_type}, artifacts_path)
     counts = {f"n_{name}": float(len(part)) for name, part in splits.items()}
-    return {**counts, "positive_rate": float(df[label_field].mean())}
+    return {**counts, **label_summary(df[label_field], problem_type)}
+
+
+def label_summary(labels: pd.Series, problem_type: str) -> dict[str, float]:
+    if problem_type == BINARY:
+        return {"positive_rate": float(labels.mean())}
+    if problem_type == REGRESSION:
+        return {"label_mean": float(labels.mean()), "label_std": float(labels.std(ddof=0))}
+    return {"n_classes": float(labels.nunique())}
 
 
 # ---------------------------------------------------------------- settings
@@ -148,16 +171,43 @@ def check_columns(
 
 
 def clean(
-    df: pd.DataFrame, label_field: str, require_both_classes: bool
-) -> tuple[pd.DataFrame, dict[str, int]]:
-    """Drop rows without a label and map the label to 0/1."""
+    df: pd.DataFrame,
+    label_field: str,
+    require_both_classes: bool,
+    problem_type: str | None = None,
+) -> tuple[pd.DataFrame, dict[str, int], str]:
+    """Drop rows without a label; map a binary label to 0/1 and keep a multiclass label's classes
+    (as whole numbers where they are) and a regression target's numbers. Returns the table, the
+    label mapping (original class -> index; {} for regression) and the problem type."""
     df = df[df[label_field].notna()].reset_index(drop=True)
     if df.empty:
         raise StepInputError(f"no row has a value in label column {label_field!r}")
     labels = whole_floats_as_int(df[label_field])
+    if problem_type is None:
+        # a scoring split may hold fewer classes than training did: only training infers
+        problem_type = infer_problem_type(labels) if require_both_classes else _scoring_type(labels)
+    misfit = label_misfit(labels, problem_type)
+    if misfit:
+        raise StepInputError(f"label column {label_field!r} {misfit}")
+    if problem_type == REGRESSION:
+        return df.assign(**{label_field: labels.astype(np.float64)}), {}, problem_type
+    if problem_type != BINARY:
+        values = sorted(pd.unique(labels).tolist(), key=_sort_key)
+        mapping = {label_key(value): index for index, value in enumerate(values)}
+        return df.assign(**{label_field: labels}), mapping, problem_type
     mapping = label_mapping(labels, label_field, require_both_classes)
     by_value = {value: mapping[str(value)] for value in pd.unique(labels)}
-    return df.assign(**{label_field: labels.map(by_value).astype(np.int64)}), mapping
+    return (
+        df.assign(**{label_field: labels.map(by_value).astype(np.int64)}),
+        mapping,
+        problem_type,
+    )
+
+
+def _scoring_type(labels: pd.Series) -> str:
+    """A split scored with a model trained elsewhere: binary while it could be, else inferred."""
+    inferred = infer_problem_type(labels)
+    return BINARY if pd.unique(labels).size <= 2 else inferred
 
 
 def whole_floats_as_int(labels: pd.Series) -> pd.Series:
@@ -178,8 +228,8 @@ def label_mapping(
     if len(values) > 2:
         shown = values[:10]
         raise StepInputError(
-            f"label column {label_field!r} has {len(values)} distinct values {shown}; the pipeline "
-            "is binary only, so map the label to two classes before this step"
+            f"label column {label_field!r} has {len(values)} distinct values {shown}, too many "
+            "for a binary label; set problem_type to multiclass or regression"
         )
     if set(values) <= {0, 1}:
         if require_both_classes and len(values) < 2:
@@ -223,17 +273,29 @@ def unfitted_artifacts(
 
 
 def split_table(
-    df: pd.DataFrame, label_field: str, train_ratio: float, test_val_ratio: float, seed: int
+    df: pd.DataFrame,
+    label_field: str,
+    train_ratio: float,
+    test_val_ratio: float,
+    seed: int,
+    stratify: bool = True,
 ) -> dict[str, pd.DataFrame]:
-    """Stratified train / val / test; `test_val_ratio` of what is not train goes to test."""
+    """Train / val / test, stratified by class for a classifier; `test_val_ratio` of what is not
+    train goes to test."""
     from sklearn.model_selection import train_test_split
 
     try:
         train, rest = train_test_split(
-            df, train_size=train_ratio, stratify=df[label_field], random_state=seed
+            df,
+            train_size=train_ratio,
+            stratify=df[label_field] if stratify else None,
+            random_state=seed,
         )
         val, test = train_test_split(
-            rest, test_size=test_val_ratio, stratify=rest[label_field], random_state=seed
+            rest,
+            test_size=test_val_ratio,
+            stratify=rest[label_field] if stratify else None,
+            random_state=seed,
         )
     except ValueError as exc:
         counts = df[label_field].value_counts().to_dict()

@@ -1,4 +1,6 @@
-"""XGBoostTraining: a binary XGBoost classifier with early stopping on the val split.
+"""XGBoostTraining: an XGBoost model with early stopping on the val split, for the problem type
+preprocessing recorded: a binary or multiclass classifier (binary:logistic, multi:softprob) or a
+regressor (reg:squarederror by default).
 
 The features are the ones TabularPreprocessing fitted on the train split, applied with
 `_tabular.apply_preprocessing`; the model output carries a copy of those transforms so that
@@ -15,15 +17,20 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from _metrics import headline, problem_metrics
 from _tabular import (
     MODEL_META_FILE,
+    MULTICLASS,
     PREPROCESSING_FILE,
     StepInputError,
     apply_preprocessing,
-    binary_metrics,
+    check_problem_type,
+    class_names,
     container_hyperparameters,
+    encode_labels,
     env_str,
     load_preprocessing,
+    problem_type_of,
     read_table,
     save_json,
 )
@@ -36,7 +43,7 @@ CONTAINER_OUTPUTS = {
     "model_output": "/opt/ml/model",
     "training_metrics": "/opt/ml/output/data",
 }
-ENV_VARS = ["LABEL_FIELD"]
+ENV_VARS = ["LABEL_FIELD", "PROBLEM_TYPE"]
 
 MODEL_FILE = "model.json"
 DEFAULT_HYPERPARAMETERS: dict[str, Any] = {
@@ -47,10 +54,10 @@ DEFAULT_HYPERPARAMETERS: dict[str, Any] = {
     "colsample_bytree": 1.0,
     "min_child_weight": 1.0,
     "early_stopping_rounds": 20,
-    "eval_metric": "auc",
+    "eval_metric": None,  # the problem type's (DEFAULT_EVAL_METRICS) when unset
     "seed": 0,
     "nthread": 1,
-    "objective": "binary:logistic",
+    "objective": None,  # the problem type's first objective (OBJECTIVES) when unset
 }
 # the lowest value each integer hyperparameter may take
 INT_BOUNDS = {
@@ -61,13 +68,21 @@ INT_BOUNDS = {
     "nthread": 1,
 }
 FRACTIONS = ("subsample", "colsample_bytree")
-BINARY_OBJECTIVES = ("binary:logistic",)
+# objectives whose output the downstream steps read: a probability, per-class probabilities, a value
+OBJECTIVES = {
+    "binary": ("binary:logistic",),
+    "multiclass": ("multi:softprob",),
+    "regression": ("reg:squarederror", "reg:absoluteerror", "reg:pseudohubererror"),
+}
+DEFAULT_EVAL_METRICS = {"binary": "logloss", "multiclass": "mlogloss", "regression": "rmse"}
 
 
 # ---------------------------------------------------------------- hyperparameters
 
 
-def resolve_hyperparameters(given: dict[str, Any] | None) -> dict[str, Any]:
+def resolve_hyperparameters(
+    given: dict[str, Any] | None, problem_type: str = "binary"
+) -> dict[str, Any]:
     """Fill defaults and check types, so a typo or a bad value fails before any training."""
     given = dict(given or {})
     unknown = sorted(set(given) - set(DEFAULT_HYPERPARAMETERS))
@@ -84,13 +99,19 @@ def resolve_hyperparameters(given: dict[str, Any] | None) -> dict[str, Any]:
     resolved["min_child_weight"] = _number("min_child_weight", hp["min_child_weight"], 0.0, None)
     for name in FRACTIONS:
         resolved[name] = _number(name, hp[name], 0.0, 1.0, exclusive_low=True)
-    resolved["eval_metric"] = _eval_metric(hp["eval_metric"])
-    if hp["objective"] not in BINARY_OBJECTIVES:
+    metric = hp["eval_metric"]
+    resolved["eval_metric"] = _eval_metric(
+        DEFAULT_EVAL_METRICS[problem_type] if metric is None else metric
+    )
+    allowed = OBJECTIVES[problem_type]
+    objective = allowed[0] if hp["objective"] is None else hp["objective"]
+    if objective not in allowed:
         raise StepInputError(
-            f"hyperparameter objective={hp['objective']!r} is not supported; downstream steps need "
-            f"probabilities of a binary label, so use one of {list(BINARY_OBJECTIVES)}"
+            f"hyperparameter objective={objective!r} does not fit a {problem_type} label: "
+            f"downstream steps read the output of {' or '.join(allowed)}; use one of them, or "
+            "unset objective"
         )
-    resolved["objective"] = hp["objective"]
+    resolved["objective"] = objective
     return {name: resolved[name] for name in DEFAULT_HYPERPARAMETERS}
 
 
@@ -129,10 +150,12 @@ def _eval_metric(value: Any) -> str | list[str]:
     return value
 
 
-def booster_params(hp: dict[str, Any]) -> dict[str, Any]:
+def booster_params(hp: dict[str, Any], n_classes: int = 0) -> dict[str, Any]:
     """The hyperparameters xgb.train takes in `params` (the rest steer the training loop)."""
     loop_only = {"num_round", "early_stopping_rounds"}
     params = {k: v for k, v in hp.items() if k not in loop_only}
+    if hp["objective"].startswith("multi:"):
+        params["num_class"] = n_classes
     return {**params, "verbosity": 0}
 
 
@@ -140,7 +163,7 @@ def booster_params(hp: dict[str, Any]) -> dict[str, Any]:
 
 
 def load_split(input_dir: str | Path, split: str, label_field: str) -> pd.DataFrame:
-    """One split of the processed_tabular layout, checked for a usable 0/1 label."""
+    """One split of the processed_tabular layout, with its label column."""
     directory = Path(input_dir) / split
     if not directory.is_dir():
         raise StepInputError(
@@ -153,13 +176,21 @@ def load_split(input_dir: str | Path, split: str, label_field: str) -> pd.DataFr
             f"label column {label_field!r} is not in {directory}; set LABEL_FIELD to the label "
             "column TabularPreprocessing wrote"
         )
-    values = set(pd.unique(df[label_field]).tolist())
-    if df.empty or not values <= {0, 1}:
-        raise StepInputError(
-            f"{directory}: label column {label_field!r} must hold 0/1 values in a non-empty table "
-            f"(found {sorted(map(str, values))[:5]}); run TabularPreprocessing first"
-        )
+    if df.empty:
+        raise StepInputError(f"{directory} holds no rows; run TabularPreprocessing first")
     return df
+
+
+def resolve_problem_type(environ: dict[str, str], preprocessing: dict[str, Any]) -> str:
+    """The problem type preprocessing recorded; a PROBLEM_TYPE set on this step must agree."""
+    recorded = problem_type_of(preprocessing)
+    asked = check_problem_type(env_str(environ, "PROBLEM_TYPE"))
+    if asked is not None and asked != recorded:
+        raise StepInputError(
+            f"PROBLEM_TYPE={asked} but the preprocessing artifacts were fitted for a {recorded} "
+            "label; set the same problem_type on TabularPreprocessing and on this step"
+        )
+    return recorded
 
 
 # ---------------------------------------------------------------- training
@@ -171,6 +202,7 @@ def train_booster(
     X_val: np.ndarray,
     y_val: np.ndarray,
     hp: dict[str, Any],
+    n_classes: int = 0,
 ) -> tuple[Any, int, dict[str, dict[str, list[float]]]]:
     """Train with early stopping on val; return the booster, its best iteration and the history."""
     import xgboost as xgb
@@ -179,7 +211,7 @@ def train_booster(
     dval = xgb.DMatrix(X_val, label=y_val, nthread=hp["nthread"])
     history: dict[str, dict[str, list[float]]] = {}
     booster = xgb.train(
-        booster_params(hp),
+        booster_params(hp, n_classes),
         dtrain,
         num_boost_round=hp["num_round"],
         evals=[(dtrain, "train"), (dval, "val")],
@@ -206,19 +238,18 @@ def headline_metrics(
     p_train: np.ndarray,
     y_val: np.ndarray,
     p_val: np.ndarray,
+    problem_type: str = "binary",
+    classes: list[str] | None = None,
 ) -> dict[str, float]:
-    train = binary_metrics(y_train, p_train)
-    val = binary_metrics(y_val, p_val)
-    return {
-        "best_iteration": best_iteration,
-        "n_trees": best_iteration + 1,
-        "train_auc": train["roc_auc"],
-        "train_log_loss": train["log_loss"],
-        "val_auc": val["roc_auc"],
-        "val_log_loss": val["log_loss"],
-        "n_train": train["n_samples"],
-        "n_val": val["n_samples"],
-    }
+    """train_<m> and val_<m> for the problem type's headline metrics (AUC and log loss for a
+    binary label; accuracy, macro AUC and log loss for multiclass; RMSE, MAE, R^2 for regression)."""
+    metrics: dict[str, float] = {"best_iteration": best_iteration, "n_trees": best_iteration + 1}
+    for split, y, p in (("train", y_train, p_train), ("val", y_val, p_val)):
+        values = headline(problem_type, problem_metrics(problem_type, y, p, classes or []))
+        metrics.update({f"{split}_{name}": value for name, value in values.items()})
+    metrics["n_train"] = len(y_train)
+    metrics["n_val"] = len(y_val)
+    return metrics
 
 
 # ---------------------------------------------------------------- outputs
@@ -244,6 +275,7 @@ def write_model_output(
         "features": features,
         "label_field": label_field,
         "best_iteration": best_iteration,
+        "problem_type": training_record.get("problem_type", "binary"),
         "xgboost_version": xgb.__version__,
     }
     save_json(meta, model_dir / MODEL_META_FILE)
@@ -261,24 +293,30 @@ def main(
     environ_vars: dict[str, str],
     job_args: dict[str, Any],
 ) -> dict[str, float]:
-    hp = resolve_hyperparameters(job_args.get("hyperparameters"))
     preprocessing_dir = Path(input_paths["preprocessing_artifacts"])
     preprocessing = load_preprocessing(preprocessing_dir)
+    problem_type = resolve_problem_type(environ_vars, preprocessing)
+    hp = resolve_hyperparameters(job_args.get("hyperparameters"), problem_type)
     label_field = (
         env_str(environ_vars, "LABEL_FIELD") or preprocessing.get("label_field") or "label"
     )
+    classes = class_names(preprocessing)
     train = load_split(input_paths["input_path"], "train", label_field)
     val = load_split(input_paths["input_path"], "val", label_field)
 
     X_train = apply_preprocessing(train, preprocessing)
     X_val = apply_preprocessing(val, preprocessing)
-    y_train = train[label_field].to_numpy(dtype=np.int64)
-    y_val = val[label_field].to_numpy(dtype=np.int64)
+    split_dir = Path(input_paths["input_path"])
+    y_train = encode_labels(train[label_field], preprocessing, split_dir / "train")
+    y_val = encode_labels(val[label_field], preprocessing, split_dir / "val")
 
-    booster, best_iteration, history = train_booster(X_train, y_train, X_val, y_val, hp)
+    n_classes = len(classes) if problem_type == MULTICLASS else 0
+    booster, best_iteration, history = train_booster(X_train, y_train, X_val, y_val, hp, n_classes)
     p_train = predict(booster, X_train, best_iteration)
     p_val = predict(booster, X_val, best_iteration)
-    metrics = headline_metrics(best_iteration, y_train, p_train, y_val, p_val)
+    metrics = headline_metrics(
+        best_iteration, y_train, p_train, y_val, p_val, problem_type, classes
+    )
 
     write_model_output(
         Path(output_paths["model_output"]),
@@ -288,7 +326,7 @@ def main(
         hp,
         list(preprocessing["features"]),
         label_field,
-        {**metrics, "history": history},
+        {**metrics, "problem_type": problem_type, "history": history},
     )
     save_json(metrics, Path(output_paths["training_metrics"]) / "metrics.json")
     return metrics
