@@ -84,7 +84,7 @@ CONFIG_CASES = [
     Case("configs/class_name_not_string.json", ConfigError, ("class_name_not_string.json", "metadata.config_types.XGBoostTraining"), "it must name a config class"),
     Case("configs/wrong_field_type.json", ConfigError, ("wrong_field_type.json", "'XGBoostTraining'", "'instance_count'", "'two'"), "should be a valid integer"),
     Case("configs/out_of_range.json", ConfigError, ("out_of_range.json", "'TabularPreprocessing_training'", "'train_ratio'", "1.5"), "should be less than 1"),
-    Case("configs/bad_literal.json", ConfigError, ("bad_literal.json", "'XGBoostTraining'", "'hyperparameters.eval_metric'", "'rmse'"), "should be 'auc', 'logloss', 'aucpr' or 'error'"),
+    Case("configs/bad_literal.json", ConfigError, ("bad_literal.json", "'XGBoostTraining'", "'hyperparameters.eval_metric'", "'ndcg'"), "should be 'auc', 'logloss', 'aucpr', 'error', 'mlogloss', 'merror', 'rmse' or 'mae'"),
     Case("configs/unknown_field.json", ConfigError, ("unknown_field.json", "'XGBoostTraining'", "'learning_rate'"), "remove it (`cursus steps show XGBoostTraining` lists the fields)"),
     Case("configs/unknown_shared_field.json", ConfigError, ("unknown_shared_field.json", "'lable_field'"), "did you mean 'label_field'?"),
     Case("configs/unknown_nested_field.json", ConfigError, ("unknown_nested_field.json", "'XGBoostTraining'", "'hyperparameters.etaa'"), "remove it or correct its spelling"),
@@ -121,7 +121,7 @@ SPEC_CASES = [
     Case("specs/duplicate_step_type.step.yaml", SpecError, ("duplicate_step_type.step.yaml", "'XGBoostTraining'", "xgboost_training.step.yaml"), "keep one spec file per step type"),
     Case("specs/unknown_config_class.step.yaml", SpecError, ("unknown_config_class.step.yaml", "'config_class'", "'PackagingConfig'"), "derived from cursus.steps.configs.BasePipelineConfig; define it there"),
     Case("specs/contract_reads_unknown_config_field.step.yaml", SpecError, ("contract_reads_unknown_config_field.step.yaml", "'contract.env.COMPRESSION'", "'compression_level'"), "use one of its fields"),
-    Case("specs/unknown_compatible_source.step.yaml", SpecError, ("unknown_compatible_source.step.yaml", "'inputs.model_input.compatible_sources'", "'LightGBMTraining'"), "use names from:"),
+    Case("specs/unknown_compatible_source.step.yaml", SpecError, ("unknown_compatible_source.step.yaml", "'inputs.model_input.compatible_sources'", "'CatBoostTraining'"), "use names from:"),
 ]
 # fmt: on
 

@@ -53,6 +53,7 @@ XGBOOST_E2E = {
     ("Package", "model_input"): ("XGBoostTraining", "model_output"),
     ("Package", "calibration_model"): ("ModelCalibration_calibration", "calibration_output"),
     ("Payload", "packaged_model"): ("Package", "packaged_model"),
+    ("Payload", "model_input"): None,  # the alternative a package makes unneeded
     ("Registration", "packaged_model"): ("Package", "packaged_model"),
     ("Registration", "payload_sample"): ("Payload", "payload_sample"),
 }
@@ -79,6 +80,7 @@ PYTORCH_E2E = {
     ("Package", "model_input"): ("PyTorchTraining", "model_output"),
     ("Package", "calibration_model"): ("ModelCalibration_calibration", "calibration_output"),
     ("Payload", "packaged_model"): ("Package", "packaged_model"),
+    ("Payload", "model_input"): None,  # the alternative a package makes unneeded
     ("Registration", "packaged_model"): ("Package", "packaged_model"),
     ("Registration", "payload_sample"): ("Payload", "payload_sample"),
 }
@@ -199,7 +201,7 @@ def test_a_producer_that_offers_only_the_right_kind_leaves_the_input_unbound() -
     _, problems, _ = resolve(dag, default_configs(dag))
     assert [str(p) for p in problems] == [
         "node 'Package': required input 'model_input' (kind 'model_artifacts', from XGBoostTraining, "
-        "PyTorchTraining) has no matching output among its predecessors [DataLoading.data (kind "
+        "LightGBMTraining, PyTorchTraining, DummyTraining) has no matching output among its predecessors [DataLoading.data (kind "
         "'tabular_data'); DataLoading.metadata (kind 'data_schema')]; add an edge from a producing "
         'step or bind it in the config: "input_bindings": {"model_input": "s3://..."}'
     ]
@@ -313,3 +315,28 @@ def test_resolving_twice_gives_equal_results() -> None:
     dag = load_dag("pytorch_e2e")
     configs = default_configs(dag)
     assert resolve(dag, configs) == resolve(dag, configs)
+
+
+def test_payload_reads_a_trained_model_as_the_first_systems_dags_feed_it() -> None:
+    """Training -> Payload (their shape) binds model_input; Package -> Payload binds the
+    package; with neither, the one_of group is one error naming both alternatives."""
+    trained = PipelineDAG(
+        ["DataLoading", "TabularPreprocessing", "LightGBMTraining", "Payload"],
+        [
+            ("DataLoading", "TabularPreprocessing"),
+            ("TabularPreprocessing", "LightGBMTraining"),
+            ("LightGBMTraining", "Payload"),
+        ],
+    )
+    bound = bindings_of(trained)
+    assert bound[("Payload", "model_input")] == ("LightGBMTraining", "model_output")
+    assert bound[("Payload", "packaged_model")] is None
+
+    alone = PipelineDAG(["DataLoading", "Payload"], [("DataLoading", "Payload")])
+    _, problems, _ = resolve(alone, default_configs(alone))
+    assert [str(p) for p in problems] == [
+        "node 'Payload' needs one of its inputs 'packaged_model' (packaged_model, e.g. from "
+        "Package); 'model_input' (model_artifacts, e.g. from XGBoostTraining, LightGBMTraining, "
+        "PyTorchTraining, DummyTraining) bound, but none is (its predecessors: DataLoading); add "
+        "an edge from a step that produces one, or bind one in the config's input_bindings"
+    ]

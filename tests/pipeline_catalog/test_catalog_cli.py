@@ -20,6 +20,20 @@ from cursus.plan import Plan
 
 CURSUS = Path(sys.executable).with_name("cursus")
 
+MODS_IDS = [
+    "lightgbm_complete_e2e_mods",
+    "model_deployment_mods",
+    "pytorch_complete_e2e_mods",
+    "pytorch_training_mods",
+    "xgboost_complete_e2e_mods",
+    "xgboost_multiclass_e2e_mods",
+    "xgboost_regression_e2e_mods",
+    "xgboost_simple_mods",
+    "xgboost_standard_e2e_mods",
+    "xgboost_training_calibration_mods",
+    "xgboost_training_evaluation_mods",
+]
+
 
 def run(*args: object) -> tuple[int, str]:
     result = CliRunner().invoke(cli, ["catalog", *[str(a) for a in args]])
@@ -48,10 +62,19 @@ def test_list_filters_and_prints_json() -> None:
     ]
     code, out = run("list", "--task", "registration", "--compiler-type", "standard", "--json")
     assert [e["id"] for e in json.loads(out)] == [
+        "lightgbm_complete_e2e",
         "model_deployment",
         "pytorch_complete_e2e",
         "xgboost_complete_e2e",
+        "xgboost_multiclass_e2e",
+        "xgboost_regression_e2e",
         "xgboost_standard_e2e",
+    ]
+    code, out = run("list", "--framework", "lightgbm", "--json")
+    assert code == 0
+    assert [e["id"] for e in json.loads(out)] == [
+        "lightgbm_complete_e2e",
+        "lightgbm_complete_e2e_mods",
     ]
 
 
@@ -78,7 +101,10 @@ def test_an_unknown_id_exits_2_listing_the_ids() -> None:
     code, out = run("show", "xgboost_simpel")
     assert code == 2
     assert "error: no catalog pipeline 'xgboost_simpel'; did you mean 'xgboost_simple'?" in out
-    assert "catalog ids: model_deployment, model_deployment_mods," in out
+    assert (
+        "catalog ids: lightgbm_complete_e2e, lightgbm_complete_e2e_mods, model_deployment, "
+        "model_deployment_mods," in out
+    )
 
 
 def test_recommend() -> None:
@@ -213,7 +239,7 @@ def test_mods_list() -> None:
     assert code == 0
     assert "PytorchCompleteE2eTemplate" in out and "xgboost_simple_mods" in out
     code, out = run("mods", "list", "--json")
-    assert len(json.loads(out)) == 8
+    assert [e["id"] for e in json.loads(out)] == MODS_IDS
 
 
 def test_mods_commands_on_an_absent_registry(registry_path: Path) -> None:
@@ -223,7 +249,7 @@ def test_mods_commands_on_an_absent_registry(registry_path: Path) -> None:
     assert code == 0 and "no template registry" in out
     code, out = run("mods", "check-registry")
     assert code == 0, "nothing registered is not inconsistent"
-    assert "0 registered, 8 not registered, 0 mismatched" in out
+    assert "0 registered, 11 not registered, 0 mismatched" in out
     code, out = run("mods", "check-registry", "--require-all")
     assert code == 1
     assert not registry_path.exists()
@@ -257,7 +283,7 @@ def test_mods_commands_on_a_registry_with_a_mismatch(registry_path: Path) -> Non
 def test_check_registry_refuses_a_standard_id() -> None:
     code, out = run("mods", "check-registry", "xgboost_simple")
     assert code == 2
-    assert "'xgboost_simple' is standard, not mods; mods pipelines: model_deployment_mods" in out
+    assert f"'xgboost_simple' is standard, not mods; mods pipelines: {', '.join(MODS_IDS)}\n" in out
 
 
 # ---------------------------------------------------------------- speed

@@ -55,9 +55,12 @@ def test_every_shape_has_a_standard_and_a_mods_pipeline(index: dict[str, Any]) -
 
 def test_task_views_point_at_pipelines_by_what_their_steps_do() -> None:
     assert task_view("registration", "standard") == [
+        "lightgbm_complete_e2e",
         "model_deployment",
         "pytorch_complete_e2e",
         "xgboost_complete_e2e",
+        "xgboost_multiclass_e2e",
+        "xgboost_regression_e2e",
         "xgboost_standard_e2e",
     ]
     assert task_view("registration", "mods") == [
@@ -67,11 +70,22 @@ def test_task_views_point_at_pipelines_by_what_their_steps_do() -> None:
         "training"
     )
     assert task_view("evaluation", "mods") == [
+        "lightgbm_complete_e2e_mods",
         "pytorch_complete_e2e_mods",
         "xgboost_complete_e2e_mods",
+        "xgboost_multiclass_e2e_mods",
+        "xgboost_regression_e2e_mods",
         "xgboost_standard_e2e_mods",
         "xgboost_training_calibration_mods",
         "xgboost_training_evaluation_mods",
+    ]
+    # a regressor's output is a value, not a probability: nothing to calibrate
+    assert task_view("calibration", "standard") == [
+        "lightgbm_complete_e2e",
+        "pytorch_complete_e2e",
+        "xgboost_complete_e2e",
+        "xgboost_multiclass_e2e",
+        "xgboost_training_calibration",
     ]
     with pytest.raises(CatalogError, match="no task view 'serving'; views: training, evaluation"):
         task_view("serving")
@@ -133,11 +147,15 @@ def test_unknown_ids_list_the_ids_there_are() -> None:
 
 
 def test_a_standard_id_where_a_mods_one_is_needed() -> None:
-    with pytest.raises(
-        CatalogError,
-        match="'xgboost_simple' is standard, not mods; mods pipelines: model_deployment_mods",
-    ):
+    with pytest.raises(CatalogError) as info:
         get_entry("xgboost_simple", compiler_type="mods")
+    assert str(info.value) == (
+        "catalog pipeline 'xgboost_simple' is standard, not mods; mods pipelines: "
+        "lightgbm_complete_e2e_mods, model_deployment_mods, pytorch_complete_e2e_mods, "
+        "pytorch_training_mods, xgboost_complete_e2e_mods, xgboost_multiclass_e2e_mods, "
+        "xgboost_regression_e2e_mods, xgboost_simple_mods, xgboost_standard_e2e_mods, "
+        "xgboost_training_calibration_mods, xgboost_training_evaluation_mods"
+    )
 
 
 def test_get_pipeline_imports_the_module_the_index_names() -> None:

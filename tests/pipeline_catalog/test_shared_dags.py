@@ -9,10 +9,11 @@ import pytest
 
 from cursus.api.loading import bundled_dag_names, load_dag
 from cursus.core.compiler import PipelineDAGCompiler
-from cursus.pipeline_catalog import DagMetadata, load_shared_dag
+from cursus.pipeline_catalog import DagMetadata, get_pipeline, load_shared_dag
 from cursus.pipeline_catalog.bundled import check_bundled_dags, write_bundled_dags
 from cursus.pipeline_catalog.index import catalog_pipelines
 from cursus.pipeline_catalog.model import CatalogError, describe_dag, step_features
+from cursus.pipeline_catalog.samples import sample_configs
 from cursus.pipeline_catalog.shared_dags import load_shared_dag_module, shared_dag_ids
 from cursus.steps.library import split_node_name
 
@@ -22,9 +23,12 @@ SHARED_DAGS = shared_dag_ids()
 def test_the_shapes_the_catalog_defines() -> None:
     assert SHARED_DAGS == [
         "generic.deployment",
+        "lightgbm.complete_e2e",
         "pytorch.complete_e2e",
         "pytorch.training",
         "xgboost.complete_e2e",
+        "xgboost.multiclass_e2e",
+        "xgboost.regression_e2e",
         "xgboost.simple",
         "xgboost.standard_e2e",
         "xgboost.training_with_calibration",
@@ -76,12 +80,25 @@ def test_complete_e2e_is_the_bundled_xgboost_e2e() -> None:
 
 def test_bundled_dag_files_are_written_from_the_shared_dags(tmp_path: Path) -> None:
     assert check_bundled_dags() == []
-    assert bundled_dag_names() == ["pytorch_e2e", "xgboost_e2e", "xgboost_simple"]
+    assert bundled_dag_names() == [
+        "lightgbm_e2e",
+        "pytorch_e2e",
+        "xgboost_e2e",
+        "xgboost_multiclass_e2e",
+        "xgboost_simple",
+    ]
+    assert load_dag("lightgbm_e2e").to_dict() == load_shared_dag("lightgbm.complete_e2e").to_dict()
+    assert (
+        load_dag("xgboost_multiclass_e2e").to_dict()
+        == load_shared_dag("xgboost.multiclass_e2e").to_dict()
+    )
     drifted = tmp_path / "dags"
     drifted.mkdir()
     assert [p.name for p in write_bundled_dags(drifted)] == [
+        "lightgbm_e2e.json",
         "pytorch_e2e.json",
         "xgboost_e2e.json",
+        "xgboost_multiclass_e2e.json",
         "xgboost_simple.json",
     ]
     assert check_bundled_dags(drifted) == []
@@ -162,6 +179,12 @@ EXPECTED_BINDINGS = {
     | {"Package.model_input <- XGBoostTraining.model_output"}
     | RELEASE,
     "xgboost.complete_e2e": _complete("XGBoostTraining", "XGBoostModelEval"),
+    "xgboost.multiclass_e2e": _complete("XGBoostTraining", "XGBoostModelEval"),
+    "xgboost.regression_e2e": _training("XGBoostTraining")
+    | _holdout("XGBoostTraining", "XGBoostModelEval", "evaluation")
+    | {"Package.model_input <- XGBoostTraining.model_output"}
+    | RELEASE,
+    "lightgbm.complete_e2e": _complete("LightGBMTraining", "LightGBMModelEval"),
     "pytorch.training": _training("PyTorchTraining"),
     "pytorch.complete_e2e": _complete("PyTorchTraining", "PyTorchModelEval"),
     "generic.deployment": {"Package.model_input <- s3://bucket/model.tar.gz"} | RELEASE,
@@ -183,3 +206,47 @@ def test_each_shared_dag_compiles_to_its_pinned_bindings(
     }
     assert bound == EXPECTED_BINDINGS[dag_id]
     assert plan.warnings == []
+
+
+# ---------------------------------------------------------------- sample problem types
+
+
+@pytest.mark.parametrize(
+    ("pipeline_id", "problem_type", "sources"),
+    [
+        (
+            pipeline_id,
+            "multiclass",
+            {  # the digits 0-6: 70% trains, the other 30% evaluates and calibrates
+                "DataLoading_training": "sklearn:digits?n_class=7&fraction=0.3&seed=7&part=rest",
+                "DataLoading_calibration": "sklearn:digits?n_class=7&fraction=0.3&seed=7",
+            },
+        )
+        for pipeline_id in ("xgboost_multiclass_e2e", "xgboost_multiclass_e2e_mods")
+    ]
+    + [
+        (
+            pipeline_id,
+            "regression",
+            {
+                "DataLoading_training": "sklearn:diabetes?fraction=0.3&seed=7&part=rest",
+                "DataLoading_evaluation": "sklearn:diabetes?fraction=0.3&seed=7",
+            },
+        )
+        for pipeline_id in ("xgboost_regression_e2e", "xgboost_regression_e2e_mods")
+    ],
+)
+def test_the_sample_config_sets_the_problem_type_and_its_data(
+    pipeline_id: str, problem_type: str, sources: dict[str, str]
+) -> None:
+    pipeline = get_pipeline(pipeline_id)
+    configs = sample_configs(pipeline)
+    assert list(configs) == pipeline.create_dag().nodes
+    assert {node: c.problem_type for node, c in configs.items()} == dict.fromkeys(
+        configs, problem_type
+    )
+    loading = {node: c.data_source for node, c in configs.items() if node.startswith("DataLoading")}
+    assert loading == sources
+    # the binary catalog pipelines leave the problem type to the label
+    binary = sample_configs(get_pipeline("xgboost_complete_e2e"))
+    assert {c.problem_type for c in binary.values()} == {None}

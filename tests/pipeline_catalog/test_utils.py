@@ -26,7 +26,19 @@ from cursus.plan import Plan
 def test_pipelines_by_compiler_type() -> None:
     standard = [e["id"] for e in get_standard_pipelines()]
     mods = [e["id"] for e in get_mods_pipelines()]
-    assert len(standard) == len(mods) == 8
+    assert standard == [
+        "lightgbm_complete_e2e",
+        "model_deployment",
+        "pytorch_complete_e2e",
+        "pytorch_training",
+        "xgboost_complete_e2e",
+        "xgboost_multiclass_e2e",
+        "xgboost_regression_e2e",
+        "xgboost_simple",
+        "xgboost_standard_e2e",
+        "xgboost_training_calibration",
+        "xgboost_training_evaluation",
+    ]
     assert mods == [f"{i}_mods" for i in standard]
     assert list_pipelines_by_compiler_type("mods") == get_mods_pipelines()
     assert [e["id"] for e in list_pipelines_by_compiler_type()] == standard
@@ -127,14 +139,37 @@ def test_a_bad_target_is_named() -> None:
 
 def test_recommend_ranks_and_explains() -> None:
     found = recommend_pipelines(framework="xgboost", task="evaluation", compiler_type="standard")
+    # ties (score 4) go to the simpler pipeline, then by id; the default limit is 5
     assert [r.id for r in found] == [
         "xgboost_training_evaluation",
         "xgboost_training_calibration",
+        "xgboost_regression_e2e",
         "xgboost_standard_e2e",
         "xgboost_complete_e2e",
     ]
     assert found[0].score == 6 and found[0].reasons == ("framework xgboost", "task evaluation")
     assert found[1].reasons == ("framework xgboost", "does evaluation as part of calibration")
+    assert [r.score for r in found[1:]] == [4, 4, 4, 4]
+    more = recommend_pipelines(
+        framework="xgboost", task="evaluation", compiler_type="standard", limit=10
+    )
+    assert [r.id for r in more] == [r.id for r in found] + ["xgboost_multiclass_e2e"]
+    assert more[-1].reasons == ("framework xgboost", "does evaluation as part of end_to_end")
+
+
+def test_recommend_finds_the_new_frameworks_and_problem_types() -> None:
+    found = recommend_pipelines(framework="lightgbm", task="training")
+    assert [r.id for r in found] == ["lightgbm_complete_e2e", "lightgbm_complete_e2e_mods"]
+    assert found[0].reasons == ("framework lightgbm", "does training as part of end_to_end")
+    found = recommend_pipelines(framework="xgboost", features=["multiclass"], limit=2)
+    assert [(r.id, r.score) for r in found] == [
+        ("xgboost_multiclass_e2e", 4),
+        ("xgboost_multiclass_e2e_mods", 4),
+    ]
+    found = recommend_pipelines(features=["regression"], compiler_type="mods", limit=1)
+    assert [(r.id, r.reasons) for r in found] == [
+        ("xgboost_regression_e2e_mods", ("has regression",))
+    ]
 
 
 def test_recommend_weighs_features_and_takes_generic_pipelines() -> None:
@@ -159,7 +194,8 @@ def test_recommend_weighs_features_and_takes_generic_pipelines() -> None:
 
 def test_recommend_rejects_unknown_words() -> None:
     with pytest.raises(
-        CatalogError, match="unknown framework 'sklearn'; use one of: pytorch, xgboost, generic"
+        CatalogError,
+        match="unknown framework 'sklearn'; use one of: lightgbm, pytorch, xgboost, generic",
     ):
         recommend_pipelines(framework="sklearn")
     with pytest.raises(CatalogError, match="unknown feature 'magic'"):

@@ -108,6 +108,9 @@ def test_a_spec_outside_the_bundle_loads_from_its_own_file(tmp_path: Path) -> No
     with pytest.raises(SpecError, match="a step unit's script lies beside its spec"):
         load_spec_file(path)
     shutil.copy(SPECS_DIR / "payload.py", tmp_path)
+    with pytest.raises(SpecError, match=r"contract.bundle names \['inference.py'\]"):
+        load_spec_file(path)
+    shutil.copy(SPECS_DIR / "inference.py", tmp_path)
     spec = load_spec_file(path)
     assert isinstance(spec, StepSpec)
     assert spec.source_file == str(path)
@@ -148,7 +151,7 @@ def test_library_checks_run_on_any_folder_of_units(tmp_path: Path) -> None:
     assert sorted(library.units) == sorted(step_types())
     only_payload = tmp_path / "only_payload"
     only_payload.mkdir()
-    for name in ("payload.step.yaml", "payload.py", "_tabular.py", "_model_xgboost.py"):
+    for name in ("payload.step.yaml", "payload.py", "inference.py", "_tabular.py"):
         if (BUNDLED_LIBRARY / name).exists():
             shutil.copy(BUNDLED_LIBRARY / name, only_payload / name)
     with pytest.raises(
@@ -186,9 +189,9 @@ def test_a_node_that_names_no_step_type_is_an_error_listing_them(node: str) -> N
 
 def test_an_unknown_step_type_lists_the_known_ones() -> None:
     with pytest.raises(
-        SpecError, match="unknown step type 'LightGBMTraining'; known: DataLoading, "
+        SpecError, match="unknown step type 'CatBoostTraining'; known: DataLoading, "
     ):
-        get_step_unit("LightGBMTraining")
+        get_step_unit("CatBoostTraining")
 
 
 # what a job may pip-install at start, per step type: jobs in secure accounts have no internet,
@@ -197,6 +200,7 @@ NEEDS_INSTALLING = {
     "DriftCheck": ("pandas>=2.1,<3", "evidently==0.7.23"),  # in no image; a later issue
     "PyTorchTraining": ("pyarrow>=14",),  # the PyTorch image has no pyarrow
     "PyTorchModelEval": ("pyarrow>=14",),
+    "PyTorchModelInference": ("pyarrow>=14",),
 }
 
 

@@ -173,7 +173,22 @@ def test_a_zero_one_label_keeps_its_meaning_when_one_class_is_absent(tmp_path: P
 @pytest.mark.parametrize(
     ("change", "env", "named"),
     [
-        (lambda d: d.assign(diagnosis=np.arange(len(d)) % 3), {}, "binary"),
+        (
+            lambda d: d.assign(diagnosis=np.arange(len(d)) % 3),
+            {"PROBLEM_TYPE": "binary"},
+            "3 distinct values .* but problem_type is binary; set problem_type to multiclass",
+        ),
+        (lambda d: d, {"PROBLEM_TYPE": "ranking"}, "PROBLEM_TYPE='ranking' is not a problem type"),
+        (
+            lambda d: d.assign(diagnosis=np.where(d["diagnosis"] == 1, "yes", "no")),
+            {"PROBLEM_TYPE": "regression"},
+            "holds text values .* but problem_type is regression",
+        ),
+        (
+            lambda d: d.assign(diagnosis=np.linspace(0, 1, len(d))),
+            {"PROBLEM_TYPE": "multiclass"},
+            "numbers with fractions, which are not classes",
+        ),
         (lambda d: d.drop(columns="diagnosis"), {}, "'diagnosis'"),
         (lambda d: d, {"ID_FIELD": "mrn"}, "'mrn'"),
         (lambda d: d, {"CATEGORICAL_COLUMNS": '["region"]'}, "region"),

@@ -208,7 +208,7 @@ def test_a_unit_may_not_shadow_a_bundled_step_type(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("edit", "message"),
     [
-        (("framework: sklearn", "framework: lightgbm"), "'lightgbm' is not in the framework table"),
+        (("framework: sklearn", "framework: catboost"), "'catboost' is not in the framework table"),
         (("column_filter_config.py:", "missing.py:"), "missing.py is not a file beside the spec"),
         (("ColumnFilterConfig", "NoSuchConfig"), "has no class 'NoSuchConfig'"),
     ],

@@ -182,8 +182,10 @@ def validate(
     configs: Configs,
     source: str = "<config>",
     broken: set[str] | frozenset[str] = frozenset(),
+    check_data: bool = False,
 ) -> tuple[ValidationReport, dict[str, list[Binding]]]:
-    """Find every problem at once: node names, configs, pipeline metadata, bindings.
+    """Find every problem at once: node names, configs, pipeline metadata, bindings, and with
+    `check_data` the labels of readable data sources against their problem_type.
 
     `broken` names nodes whose config failed to load (reported by the caller); the rest of the
     pipeline is still checked, and inputs are resolved for every node that has a config.
@@ -203,6 +205,10 @@ def validate(
     bindings, problems, warnings = resolve(dag, in_dag)
     report.problems += problems
     report.warnings += warnings
+    if check_data:
+        from cursus.core.data_checks import label_problems
+
+        report.problems += label_problems(dag, in_dag)
     return report, bindings
 
 
@@ -251,6 +257,6 @@ def validate_files(dag: PipelineDAG, config_path: str | Path) -> ValidationRepor
         configs, config_problems, broken = read_configs(config_path)
     except CursusError as exc:  # unreadable or wrongly shaped: nothing more to check
         return ValidationReport(problems=[exc])
-    report, _ = validate(dag, configs, str(config_path), broken)
+    report, _ = validate(dag, configs, str(config_path), broken, check_data=True)
     report.problems[:0] = config_problems
     return report
