@@ -13,7 +13,13 @@ from cursus.errors import DAGError
 
 
 def test_bundled_dags_are_listed_and_load_by_name() -> None:
-    assert bundled_dag_names() == ["pytorch_e2e", "xgboost_e2e", "xgboost_simple"]
+    assert bundled_dag_names() == [
+        "lightgbm_e2e",
+        "pytorch_e2e",
+        "xgboost_e2e",
+        "xgboost_multiclass_e2e",
+        "xgboost_simple",
+    ]
     dag = load_dag("xgboost_simple")
     assert dag.nodes == ["DataLoading_training", "TabularPreprocessing_training", "XGBoostTraining"]
     assert bundled_dag_path("xgboost_simple").name == "xgboost_simple.json"
@@ -23,7 +29,9 @@ def test_an_unknown_name_lists_the_bundled_dags() -> None:
     with pytest.raises(DAGError) as info:
         load_dag("xgboost_e3e")
     assert "xgboost_e3e: no such DAG file and no bundled DAG of that name" in str(info.value)
-    assert "pytorch_e2e, xgboost_e2e, xgboost_simple" in str(info.value)
+    assert "lightgbm_e2e, pytorch_e2e, xgboost_e2e, xgboost_multiclass_e2e, xgboost_simple" in str(
+        info.value
+    )
     with pytest.raises(DAGError, match="no bundled DAG named 'nope'"):
         bundled_dag_path("nope")
 

@@ -30,6 +30,7 @@ from cursus.backends.sagemaker.twins import (
     TwinUnavailable,
     require_twin,
     twin_for_image,
+    twin_of,
 )
 
 
@@ -118,7 +119,11 @@ def test_every_image_the_backend_names_has_a_twin() -> None:
                     "ml.m5.xlarge",
                     scope,
                 )
-                assert twin_for_image(uri) is TWINS[(framework.name, image.version)]
+                # LightGBM runs on the XGBoost image: its twin is XGBoost's
+                assert twin_for_image(uri) is twin_of(framework.name, image.version)
+                assert twin_of(framework.name, image.version).framework == (
+                    framework.runs_on or framework.name
+                )
     with pytest.raises(TwinUnavailable, match=r"no twin of xgboost 0\.90"):
         twin_for_image("683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-xgboost:0.90-2")
     with pytest.raises(TwinUnavailable, match=r"cannot be built here: torch 2\.1"):

@@ -19,7 +19,13 @@ from cursus.backends.sagemaker.code import bundle_files, content_digest
 from cursus.core.compiler import PipelineDAGCompiler, compile_dag_to_pipeline
 from cursus.targets import compile_dag
 
-SHARED_MODULES = ["_model_pytorch.py", "_model_xgboost.py", "_tabular.py"]
+SHARED_MODULES = [
+    "_metrics.py",
+    "_model_lightgbm.py",
+    "_model_pytorch.py",
+    "_model_xgboost.py",
+    "_tabular.py",
+]
 S3_LITERAL = re.compile(r's3://[^"\\]*')
 
 
@@ -362,3 +368,40 @@ def test_no_job_of_the_xgboost_pipeline_installs_anything_at_start(
     assert not [names for names in bundles.values() if "requirements.txt" in names]
     launchers = [b.decode() for u, b in compiled["xgboost_e2e"].code.items() if u.endswith(".sh")]
     assert launchers and all("pip install --quiet -r requirements.txt" in t for t in launchers)
+
+
+def test_lightgbm_jobs_run_on_the_xgboost_image_with_the_wheel_in_their_bundle(
+    make_config: Any,
+) -> None:
+    """The XGBoost image has no lightgbm and the jobs may have no internet: each job that imports
+    lightgbm carries the wheel in its sourcedir.tar.gz (no requirements.txt), the images are
+    XGBoost's, and the package is registered as an XGBOOST model."""
+    from cursus.backends.sagemaker.wheels import framework_wheels
+
+    (wheel,) = framework_wheels("lightgbm", "3.9")
+    result = compile_dag("lightgbm_e2e", make_config("lightgbm_e2e"))
+    steps = steps_by_name(result.definition_dict())
+    training = steps["LightGBMTraining"]["Arguments"]
+    assert "sagemaker-xgboost:1.7-1" in training["AlgorithmSpecification"]["TrainingImage"]
+    assert (
+        "sagemaker-xgboost:1.7-1" in steps["Payload"]["Arguments"]["AppSpecification"]["ImageUri"]
+    )
+    carrying = set()
+    for uri, body in result.code.items():
+        if not uri.endswith("sourcedir.tar.gz"):
+            continue
+        with tarfile.open(fileobj=io.BytesIO(body)) as tar:
+            members = tar.getnames()
+            assert "requirements.txt" not in members
+            if f"wheels/{wheel.name}" in members:
+                extracted = tar.extractfile(f"wheels/{wheel.name}")
+                assert extracted is not None and extracted.read() == wheel.read_bytes()
+                scripts = (n for n in members if n.endswith(".py") and not n.startswith("_"))
+                carrying.add(frozenset(scripts))
+    assert carrying == {
+        frozenset({"lightgbm_training.py"}),
+        frozenset({"lightgbm_model_eval.py"}),
+        frozenset({"payload.py", "inference.py"}),
+    }
+    register = json.dumps(steps["Registration-RegisterModel"]["Arguments"])
+    assert "XGBOOST" in register and "CLASSIFICATION" in register

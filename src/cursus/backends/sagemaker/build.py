@@ -603,7 +603,9 @@ class _Builder:
             },
             sample_payload_url=self._archive_in(step, payload, "payload") if payload else None,
             domain="MACHINE_LEARNING",
-            task="CLASSIFICATION",
+            task="REGRESSION"
+            if trained.config.get("problem_type") == "regression"
+            else "CLASSIFICATION",
             framework=FRAMEWORKS[trained.framework].registry_name or trained.framework.upper(),
             framework_version=version,
         )
