@@ -13,6 +13,7 @@ import data_loading
 import dummy_training
 import inference
 import lightgbm_model_eval
+import lightgbm_model_inference
 import lightgbm_training
 import model_calibration
 import numpy as np
@@ -20,17 +21,29 @@ import package
 import pandas as pd
 import payload
 import pytest
+import pytorch_model_eval
+import pytorch_model_inference
+import pytorch_training
 import tabular_preprocessing
 import xgboost_model_eval
 import xgboost_model_inference
 import xgboost_training
 from _tabular import StepInputError
 
-TRAINERS = {"xgboost": xgboost_training, "lightgbm": lightgbm_training}
-EVALUATORS = {"xgboost": xgboost_model_eval, "lightgbm": lightgbm_model_eval}
+TRAINERS = {
+    "xgboost": xgboost_training,
+    "lightgbm": lightgbm_training,
+    "pytorch": pytorch_training,
+}
+EVALUATORS = {
+    "xgboost": xgboost_model_eval,
+    "lightgbm": lightgbm_model_eval,
+    "pytorch": pytorch_model_eval,
+}
 FAST = {
     "xgboost": {"num_round": 40, "early_stopping_rounds": 10},
     "lightgbm": {"num_boost_round": 40, "early_stopping_rounds": 10, "min_data_in_leaf": 5},
+    "pytorch": {"epochs": 60, "lr": 0.01, "batch_size": 32, "hidden_dims": [32, 16]},
 }
 SOURCES = {
     "binary": "sklearn:breast_cancer",
@@ -281,15 +294,27 @@ def test_calibrating_a_regression_is_refused(
 # ---------------------------------------------------------------- inference
 
 
+INFERENCE = {
+    "xgboost": xgboost_model_inference,
+    "lightgbm": lightgbm_model_inference,
+    "pytorch": pytorch_model_inference,
+}
+
+
+@pytest.mark.parametrize("framework", sorted(INFERENCE))
 def test_inference_writes_the_evaluation_layout_without_metrics(
-    work: Path, trained: dict[tuple[str, str], dict[str, Any]]
+    framework: str, work: Path, trained: dict[tuple[str, str], dict[str, Any]]
 ) -> None:
-    result = trained[("xgboost", "multiclass")]
+    step = INFERENCE[framework]
+    result = trained[(framework, "multiclass")]
     unlabelled = pd.read_parquet(result["prep"] / "data/test/data.parquet").drop(columns="label")
-    _tabular.write_table(unlabelled, work / "unlabelled" / "scoring")
-    out = work / "inference"
-    metrics = xgboost_model_inference.main(
-        {"model_input": str(result["model"]), "processed_data": str(work / "unlabelled")},
+    _tabular.write_table(unlabelled, work / f"unlabelled_{framework}" / "scoring")
+    out = work / f"inference_{framework}"
+    metrics = step.main(
+        {
+            "model_input": str(result["model"]),
+            "processed_data": str(work / f"unlabelled_{framework}"),
+        },
         {"eval_output": str(out)},
         {"LABEL_FIELD": "label"},
         {"job_type": "scoring"},
@@ -300,8 +325,8 @@ def test_inference_writes_the_evaluation_layout_without_metrics(
     assert list(predictions.columns) == [c for c in evaluated.columns if c != "label"]
     assert np.allclose(predictions["prob_0"], evaluated["prob_0"])
     # labelled data: the label is carried (encoded), so calibration can follow inference
-    labelled = work / "inference_labelled"
-    xgboost_model_inference.main(
+    labelled = work / f"inference_labelled_{framework}"
+    step.main(
         {"model_input": str(result["model"]), "processed_data": str(result["prep"] / "data")},
         {"eval_output": str(labelled)},
         {"LABEL_FIELD": "label"},

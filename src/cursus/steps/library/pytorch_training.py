@@ -1,4 +1,6 @@
-"""PyTorchTraining: a tabular feed-forward network (CPU) with early stopping on the val split.
+"""PyTorchTraining: a tabular feed-forward network (CPU) with early stopping on the val split, for
+the problem type preprocessing recorded: a binary classifier (one logit, BCE), a multiclass one (a
+logit per class, cross-entropy) or a regressor (one output, MSE on the standardised target).
 
 The model output has the same layout as XGBoostTraining's, so evaluation, packaging and serving
 load either through `_tabular.LoadedModel`. Standardisation statistics live in model_meta.json
@@ -19,6 +21,7 @@ import _model_pytorch
 import _tabular
 import numpy as np
 import pandas as pd
+from _metrics import headline, problem_metrics
 
 CONTAINER_INPUTS = {
     "input_path": "/opt/ml/input/data/input_path",
@@ -28,7 +31,7 @@ CONTAINER_OUTPUTS = {
     "model_output": "/opt/ml/model",
     "training_metrics": "/opt/ml/output/data",
 }
-ENV_VARS = ["LABEL_FIELD"]
+ENV_VARS = ["LABEL_FIELD", "PROBLEM_TYPE"]
 
 MODEL_FILE = "model.pt"
 DEFAULT_HYPERPARAMETERS: dict[str, Any] = {
@@ -105,7 +108,7 @@ def _int_list(name: str, value: Any) -> list[int]:
 
 
 def load_split(input_dir: str | Path, split: str, label_field: str) -> pd.DataFrame:
-    """One split of the processed_tabular layout, checked for a usable 0/1 label."""
+    """One split of the processed_tabular layout, with its label column."""
     directory = Path(input_dir) / split
     if not directory.is_dir():
         raise _tabular.StepInputError(
@@ -120,12 +123,64 @@ def load_split(input_dir: str | Path, split: str, label_field: str) -> pd.DataFr
         )
     if df.empty:
         raise _tabular.StepInputError(f"{directory}: the {split} split has no rows")
-    labels = set(pd.unique(df[label_field]))
-    if not labels <= {0, 1}:
-        raise _tabular.StepInputError(
-            f"{directory}: label column {label_field!r} must hold 0/1, found {sorted(map(str, labels))}"
-        )
     return df
+
+
+def resolve_problem_type(environ: dict[str, str], preprocessing: dict[str, Any]) -> str:
+    """The problem type preprocessing recorded; a PROBLEM_TYPE set on this step must agree."""
+    recorded = _tabular.problem_type_of(preprocessing)
+    asked = _tabular.check_problem_type(_tabular.env_str(environ, "PROBLEM_TYPE"))
+    if asked is not None and asked != recorded:
+        raise _tabular.StepInputError(
+            f"PROBLEM_TYPE={asked} but the preprocessing artifacts were fitted for a {recorded} "
+            "label; set the same problem_type on TabularPreprocessing and on this step"
+        )
+    return recorded
+
+
+@dataclass(frozen=True)
+class Task:
+    """What the network learns: its problem type, outputs and the target's standardisation."""
+
+    problem_type: str = "binary"
+    n_outputs: int = 1
+    target_mean: float = 0.0  # regression: the network learns (y - mean) / scale
+    target_scale: float = 1.0
+
+    @classmethod
+    def of(cls, problem_type: str, n_classes: int, y_train: np.ndarray) -> Task:
+        if problem_type == "multiclass":
+            return cls(problem_type, n_classes)
+        if problem_type == "regression":
+            std = float(np.std(y_train))
+            return cls(problem_type, 1, float(np.mean(y_train)), std if std > 0 else 1.0)
+        return cls(problem_type)
+
+    def loss(self) -> Any:
+        import torch
+
+        if self.problem_type == "multiclass":
+            return torch.nn.CrossEntropyLoss()
+        if self.problem_type == "regression":
+            return torch.nn.MSELoss()
+        return torch.nn.BCEWithLogitsLoss()
+
+    def targets(self, y: np.ndarray) -> Any:
+        import torch
+
+        if self.problem_type == "multiclass":
+            return torch.from_numpy(y.astype(np.int64))
+        if self.problem_type == "regression":
+            return torch.from_numpy(((y - self.target_mean) / self.target_scale).astype(np.float32))
+        return torch.from_numpy(y.astype(np.float32))
+
+    def shape(self, out: Any) -> Any:
+        """The network's output as the loss takes it: (n, K) logits, else (n,)."""
+        return out if self.problem_type == "multiclass" else out.squeeze(-1)
+
+    @property
+    def val_key(self) -> str:
+        return "val_mse" if self.problem_type == "regression" else "val_log_loss"
 
 
 @dataclass(frozen=True)
@@ -166,25 +221,30 @@ def train_network(
     X_val: np.ndarray,
     y_val: np.ndarray,
     hp: dict[str, Any],
+    task: Task | None = None,
 ) -> TrainingResult:
-    """Adam on BCE-with-logits; stop once val log loss has not improved for `patience` epochs
-    and keep the weights of the best epoch, so the saved model is the one validation preferred."""
+    """Adam on the task's loss (BCE-with-logits, cross-entropy or MSE); stop once the val loss
+    has not improved for `patience` epochs and keep the weights of the best epoch, so the saved
+    model is the one validation preferred."""
     import torch
 
+    task = task or Task()
     torch.manual_seed(hp["seed"])  # weight init and dropout masks
     shuffler = torch.Generator().manual_seed(hp["seed"])  # batch order, independent of dropout
-    net = _model_pytorch.build_mlp(X_train.shape[1], hp["hidden_dims"], hp["dropout"])
+    net = _model_pytorch.build_mlp(
+        X_train.shape[1], hp["hidden_dims"], hp["dropout"], task.n_outputs
+    )
     optimiser = torch.optim.Adam(net.parameters(), lr=hp["lr"], weight_decay=hp["weight_decay"])
-    loss_fn = torch.nn.BCEWithLogitsLoss()
-    xt, yt = torch.from_numpy(X_train), torch.from_numpy(y_train.astype(np.float32))
-    xv, yv = torch.from_numpy(X_val), torch.from_numpy(y_val.astype(np.float32))
+    loss_fn = task.loss()
+    xt, yt = torch.from_numpy(X_train), task.targets(y_train)
+    xv, yv = torch.from_numpy(X_val), task.targets(y_val)
 
     result = TrainingResult(net)
     best_state, best_loss, stale = _snapshot(net), float("inf"), 0
     for epoch in range(1, hp["epochs"] + 1):
-        train_loss = _run_epoch(net, optimiser, loss_fn, xt, yt, hp["batch_size"], shuffler)
-        val_loss = _evaluate_loss(net, loss_fn, xv, yv)
-        result.history.append({"epoch": epoch, "train_loss": train_loss, "val_log_loss": val_loss})
+        train_loss = _run_epoch(net, optimiser, loss_fn, xt, yt, hp["batch_size"], shuffler, task)
+        val_loss = _evaluate_loss(net, loss_fn, xv, yv, task)
+        result.history.append({"epoch": epoch, "train_loss": train_loss, task.val_key: val_loss})
         result.epochs_run = epoch
         if val_loss < best_loss:
             best_state, best_loss, stale = _snapshot(net), val_loss, 0
@@ -199,7 +259,14 @@ def train_network(
 
 
 def _run_epoch(
-    net: Any, optimiser: Any, loss_fn: Any, x: Any, y: Any, batch_size: int, shuffler: Any
+    net: Any,
+    optimiser: Any,
+    loss_fn: Any,
+    x: Any,
+    y: Any,
+    batch_size: int,
+    shuffler: Any,
+    task: Task,
 ) -> float:
     import torch
 
@@ -209,31 +276,34 @@ def _run_epoch(
     for start in range(0, len(x), batch_size):
         idx = order[start : start + batch_size]
         optimiser.zero_grad()
-        loss = loss_fn(net(x[idx]).squeeze(-1), y[idx])
+        loss = loss_fn(task.shape(net(x[idx])), y[idx])
         loss.backward()
         optimiser.step()
         total += loss.item() * len(idx)
     return total / len(x)
 
 
-def _evaluate_loss(net: Any, loss_fn: Any, x: Any, y: Any) -> float:
+def _evaluate_loss(net: Any, loss_fn: Any, x: Any, y: Any, task: Task) -> float:
     import torch
 
     net.eval()
     with torch.no_grad():
-        return float(loss_fn(net(x).squeeze(-1), y))
+        return float(loss_fn(task.shape(net(x)), y))
 
 
 def _snapshot(net: Any) -> dict[str, Any]:
     return {name: tensor.detach().clone() for name, tensor in net.state_dict().items()}
 
 
-def predict(net: Any, X: np.ndarray) -> np.ndarray:
-    """Probabilities from standardised features, the same computation LoadedModel performs."""
+def predict(net: Any, X: np.ndarray, task: Task | None = None) -> np.ndarray:
+    """Predictions from standardised features, the same computation LoadedModel performs."""
     import torch
 
+    task = task or Task()
     with torch.no_grad():
-        return torch.sigmoid(net(torch.from_numpy(X)).squeeze(-1)).numpy().astype(np.float64)
+        return _model_pytorch.outputs_to_predictions(
+            net(torch.from_numpy(X)), task.problem_type, (task.target_mean, task.target_scale)
+        )
 
 
 # ---------------------------------------------------------------- outputs
@@ -248,8 +318,11 @@ def write_model_output(
     features: list[str],
     label_field: str,
     metrics: dict[str, float],
+    task: Task | None = None,
 ) -> None:
     import torch
+
+    task = task or Task()
 
     model_dir.mkdir(parents=True, exist_ok=True)
     torch.save(result.net.state_dict(), model_dir / MODEL_FILE)
@@ -263,6 +336,10 @@ def write_model_output(
         "feature_mean": [float(v) for v in standardiser.mean],
         "feature_scale": [float(v) for v in standardiser.scale],
         "best_epoch": result.best_epoch,
+        "problem_type": task.problem_type,
+        "n_outputs": task.n_outputs,
+        "target_mean": task.target_mean,
+        "target_scale": task.target_scale,
     }
     _tabular.save_json(meta, model_dir / _tabular.MODEL_META_FILE)
     shutil.copyfile(
@@ -280,17 +357,16 @@ def headline_metrics(
     p_train: np.ndarray,
     y_val: np.ndarray,
     p_val: np.ndarray,
+    problem_type: str = "binary",
+    classes: list[str] | None = None,
 ) -> dict[str, float]:
-    train = _tabular.binary_metrics(y_train, p_train)
-    val = _tabular.binary_metrics(y_val, p_val)
-    return {
-        "best_epoch": result.best_epoch,
-        "epochs_run": result.epochs_run,
-        "train_auc": train["roc_auc"],
-        "train_log_loss": train["log_loss"],
-        "val_auc": val["roc_auc"],
-        "val_log_loss": val["log_loss"],
-    }
+    """train_<m> and val_<m> of the problem type's headline metrics (AUC and log loss for a
+    binary label)."""
+    metrics: dict[str, float] = {"best_epoch": result.best_epoch, "epochs_run": result.epochs_run}
+    for split, y, p in (("train", y_train, p_train), ("val", y_val, p_val)):
+        values = headline(problem_type, problem_metrics(problem_type, y, p, classes or []))
+        metrics.update({f"{split}_{name}": value for name, value in values.items()})
+    return metrics
 
 
 # ---------------------------------------------------------------- entry points
@@ -305,6 +381,8 @@ def main(
     hp = resolve_hyperparameters(job_args.get("hyperparameters"))
     preprocessing_dir = Path(input_paths["preprocessing_artifacts"])
     preprocessing = _tabular.load_preprocessing(preprocessing_dir)
+    problem_type = resolve_problem_type(environ_vars, preprocessing)
+    classes = _tabular.class_names(preprocessing)
     label_field = _tabular.env_str(
         environ_vars, "LABEL_FIELD", preprocessing.get("label_field") or "label"
     )
@@ -315,12 +393,14 @@ def main(
     standardiser = Standardiser.fit(raw_train)
     X_train = standardiser.transform(raw_train)
     X_val = standardiser.transform(_tabular.apply_preprocessing(val, preprocessing))
-    y_train = train[label_field].to_numpy(dtype=np.int64)
-    y_val = val[label_field].to_numpy(dtype=np.int64)
+    data_dir = Path(input_paths["input_path"])
+    y_train = _tabular.encode_labels(train[label_field], preprocessing, data_dir / "train")
+    y_val = _tabular.encode_labels(val[label_field], preprocessing, data_dir / "val")
 
-    result = train_network(X_train, y_train, X_val, y_val, hp)
-    p_train, p_val = predict(result.net, X_train), predict(result.net, X_val)
-    metrics = headline_metrics(result, y_train, p_train, y_val, p_val)
+    task = Task.of(problem_type, len(classes), y_train)
+    result = train_network(X_train, y_train, X_val, y_val, hp, task)
+    p_train, p_val = predict(result.net, X_train, task), predict(result.net, X_val, task)
+    metrics = headline_metrics(result, y_train, p_train, y_val, p_val, problem_type, classes)
 
     write_model_output(
         Path(output_paths["model_output"]),
@@ -331,6 +411,7 @@ def main(
         list(preprocessing["features"]),
         label_field,
         metrics,
+        task,
     )
     _tabular.save_json(_json_safe(metrics), Path(output_paths["training_metrics"]) / "metrics.json")
     return metrics
