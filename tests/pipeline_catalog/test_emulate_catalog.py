@@ -151,3 +151,52 @@ def _free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
+
+
+@pytest.mark.slow
+def test_a_pretrained_lightgbm_model_is_brought_in_and_released_in_the_twins(
+    workdir: Path, tmp_path: Path
+) -> None:
+    """DummyTraining reads the model.tar.gz the emulated LightGBM pipeline trained, from S3, and
+    Payload reads DummyTraining's model folder (the first system's shape: model -> Payload, no
+    package in between); every job imports lightgbm from the wheel in its bundle, offline, in
+    the XGBoost twin; the registered package answers the Payload samples."""
+    from cursus.api.dag import PipelineDAG
+    from cursus.core.config_file import default_configs, save_configs
+    from cursus.pipeline_catalog.samples import SAMPLE_BUCKET, SAMPLE_ROLE
+    from cursus.targets import compile_dag
+
+    trained = RESULTS.get("lightgbm_complete_e2e")
+    if trained is None:
+        pytest.skip("needs the model lightgbm_complete_e2e trains in its emulation")
+    archive = trained.step("LightGBMTraining").properties["ModelArtifacts"]["S3ModelArtifacts"]
+    dag = PipelineDAG(
+        ["DummyTraining", "Package", "Payload", "Registration"],
+        [
+            ("DummyTraining", "Package"),
+            ("DummyTraining", "Payload"),
+            ("Package", "Registration"),
+            ("Payload", "Registration"),
+        ],
+    )
+    configs = default_configs(
+        dag, role=SAMPLE_ROLE, bucket=SAMPLE_BUCKET, pipeline_name="pretrained-lightgbm"
+    )
+    configs["DummyTraining"] = type(configs["DummyTraining"]).model_validate(
+        {
+            **configs["DummyTraining"].model_dump(),
+            "pretrained_model_path": archive,
+            "model_framework": "lightgbm",
+        }
+    )
+    plan_config = save_configs(configs, tmp_path / "pretrained.json")
+    shutil.copytree(workdir / "s3", tmp_path / "run" / "s3")
+    compiled = compile_dag(dag, plan_config)
+    payload = next(s for s in compiled.definition_dict()["Steps"] if s["Name"] == "Payload")
+    inputs = {i["InputName"] for i in payload["Arguments"]["ProcessingInputs"]}
+    assert inputs == {"model_input", "code", "entrypoint"}  # the model, not a package
+    result = emulate(compiled, tmp_path / "run")  # type: ignore[arg-type]
+    failures = {s.name: s.reason for s in result.steps if s.status != "Succeeded"}
+    assert result.succeeded, json.dumps(failures, indent=2)
+    register = next(s for s in result.steps if s.type == "RegisterModel")
+    assert register.properties["SampleRequestsServed"] >= 4
