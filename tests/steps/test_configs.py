@@ -126,3 +126,16 @@ def test_what_a_contract_reads_from_a_config() -> None:
     registration = RegistrationConfig(pipeline_name="fraud")
     assert config_field_value(registration, "model_name") == "fraud"
     assert config_field_value(RegistrationConfig(model_name="m"), "model_name") == "m"
+
+
+def test_a_cradle_config_with_only_its_job_spec_says_what_to_set() -> None:
+    from cursus.steps.configs import CradleDataLoadingConfig, DummyDataLoadingConfig
+
+    with pytest.raises(ValidationError, match="Cradle is an internal service Cursus cannot call"):
+        CradleDataLoadingConfig(data_sources_spec={"data_sources": [{"type": "MDS"}]})
+    given = CradleDataLoadingConfig(
+        data_source="s3://bucket/cradle/out.parquet", output_spec={"output_path": "s3://x"}
+    )
+    assert given.data_source == "s3://bucket/cradle/out.parquet"
+    # with neither, the bundled sample, as DataLoading: the first system's DAGs run as they come
+    assert CradleDataLoadingConfig().data_source == DummyDataLoadingConfig().data_source

@@ -427,3 +427,66 @@ def test_lightgbm_copies_the_wheel_it_was_given_into_the_model(tmp_path: Path) -
     fake.parent.mkdir(parents=True)
     fake.write_bytes(b"not a real wheel")
     assert _model_lightgbm.find_wheel(tmp_path / "model_dir") == fake
+
+
+# ---------------------------------------------------------------- metrics of any predictions
+
+
+@pytest.mark.parametrize("problem", sorted(SOURCES))
+def test_metrics_computation_measures_an_inference_output_as_evaluation_does(
+    problem: str, work: Path, trained: dict[tuple[str, str], dict[str, Any]]
+) -> None:
+    import model_metrics_computation
+
+    result = trained[("lightgbm", problem)]
+    out = work / f"metrics_{problem}"
+    computed = model_metrics_computation.main(
+        {"processed_data": str(result["dir"] / "eval")},
+        {"metrics_output": str(out)},
+        {"LABEL_FIELD": "label"},
+        {},
+    )
+    written = json.loads((out / "metrics.json").read_text())
+    assert written["problem_type"] == problem
+    for name, value in result["metrics"].items():
+        if isinstance(value, float):
+            assert computed[name] == pytest.approx(value), name
+    unlabelled = work / f"unlabelled_metrics_{problem}"
+    _tabular.write_table(
+        pd.read_parquet(result["dir"] / "eval/predictions.parquet").drop(columns="label"),
+        unlabelled,
+    )
+    with pytest.raises(StepInputError, match="no label column 'label'"):
+        model_metrics_computation.main(
+            {"processed_data": str(unlabelled)}, {"metrics_output": str(out)}, {}, {}
+        )
+
+
+def test_percentile_calibration_maps_scores_to_their_rank(
+    work: Path, trained: dict[tuple[str, str], dict[str, Any]]
+) -> None:
+    """PercentileModelCalibration is ModelCalibration's script with the method its config fixes."""
+    from cursus.steps.configs import PercentileModelCalibrationConfig
+    from cursus.steps.library import get_step_unit
+
+    unit = get_step_unit("PercentileModelCalibration")
+    assert unit.spec.contract.entry_point == "model_calibration.py"
+    assert PercentileModelCalibrationConfig().calibration_method == "percentile"
+    out = work / "percentile"
+    model_calibration.main(
+        {"evaluation_data": str(trained[("xgboost", "binary")]["dir"] / "eval")},
+        {
+            "calibration_output": str(out / "c"),
+            "metrics_output": str(out / "m"),
+            "calibrated_data": str(out / "d"),
+        },
+        {"LABEL_FIELD": "label", "CALIBRATION_METHOD": "percentile"},
+        {},
+    )
+    calibrated = pd.read_parquet(out / "d" / "predictions.parquet")
+    # the share of scored rows at or below each score, interpolated between fitted quantiles
+    ranks = calibrated["prob"].rank(method="max", pct=True).to_numpy()
+    gap = np.abs(calibrated["calibrated_prob"].to_numpy() - ranks)
+    assert gap.max() <= 1.0 / len(calibrated) + 1e-9
+    order = np.argsort(calibrated["prob"].to_numpy())
+    assert (np.diff(calibrated["calibrated_prob"].to_numpy()[order]) >= 0).all()

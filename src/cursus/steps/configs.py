@@ -106,6 +106,39 @@ class DataLoadingConfig(BasePipelineConfig):
         return self
 
 
+class DummyDataLoadingConfig(DataLoadingConfig):
+    """The first system's user-provided data: DataLoading under its node name."""
+
+
+# the Cradle job spec fields a first-system CradleDataLoading config carries
+CRADLE_SPEC_FIELDS = ("data_sources_spec", "transform_spec", "output_spec", "cradle_job_spec")
+
+
+class CradleDataLoadingConfig(DataLoadingConfig):
+    """The first system's Cradle data load. Cradle is an internal service Cursus cannot call:
+    the node reads what a Cradle job wrote, at `data_source`. The job spec fields are kept (so a
+    migrated config still reads), but they cannot stand in for data_source."""
+
+    data_sources_spec: dict[str, Any] | None = None
+    transform_spec: dict[str, Any] | None = None
+    output_spec: dict[str, Any] | None = None
+    cradle_job_spec: dict[str, Any] | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _data_source_not_the_job_spec(cls, values: Any) -> Any:
+        if isinstance(values, dict) and values.get("data_source") is None:
+            given = [f for f in CRADLE_SPEC_FIELDS if values.get(f)]
+            if given:
+                raise ValueError(
+                    f"this CradleDataLoading config carries a Cradle job spec ({', '.join(given)}) "
+                    "but no data_source; Cradle is an internal service Cursus cannot call, so set "
+                    "data_source to a local path or s3:// URI of the data the Cradle job writes "
+                    "(its output_spec's output path)"
+                )
+        return values
+
+
 class TabularPreprocessingConfig(BasePipelineConfig):
     train_ratio: float = Field(default=0.7, gt=0, lt=1)
     test_val_ratio: float = Field(default=0.5, gt=0, lt=1)
@@ -242,6 +275,17 @@ class ModelCalibrationConfig(BasePipelineConfig):
     calibration_method: Literal["isotonic", "sigmoid", "percentile"] = "isotonic"
     score_field: str = "prob"
     n_bins: int = Field(default=10, ge=2, le=1000)
+
+
+class ModelMetricsComputationConfig(BasePipelineConfig):
+    score_field: str = Field(
+        default="prob",
+        description="the binary score column to measure (calibrated_prob after calibration)",
+    )
+
+
+class PercentileModelCalibrationConfig(ModelCalibrationConfig):
+    calibration_method: Literal["percentile"] = "percentile"
 
 
 class PackageConfig(BasePipelineConfig):
