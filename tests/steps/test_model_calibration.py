@@ -25,7 +25,7 @@ def miscalibrated(n: int = 4000, seed: int = 0) -> pd.DataFrame:
 
 
 def run(tmp_path: Path, df: pd.DataFrame, **env: str) -> dict[str, float]:
-    (tmp_path / "eval").mkdir()
+    (tmp_path / "eval").mkdir(parents=True)
     df.to_parquet(tmp_path / "eval" / "predictions.parquet", index=False)
     outputs = {name: str(tmp_path / name) for name in step.CONTAINER_OUTPUTS}
     environ = {"LABEL_FIELD": "label", **env}
@@ -45,14 +45,16 @@ def test_constants_match_spec() -> None:
     assert_matches_spec(step, "model_calibration")
 
 
-@pytest.mark.parametrize("method", ["isotonic", "sigmoid", "percentile"])
+@pytest.mark.parametrize("method", ["isotonic", "sigmoid", "platt", "gam", "percentile"])
 def test_calibration_lowers_error_and_its_json_reproduces_the_step(
     tmp_path: Path, method: str
 ) -> None:
     headline = run(tmp_path, miscalibrated(), CALIBRATION_METHOD=method, N_BINS="15")
     calibration, metrics, calibrated = outputs(tmp_path)
 
-    assert calibration["method"] == method
+    # Platt scaling is the sigmoid calibrator under its other name
+    assert calibration["method"] == ("sigmoid" if method == "platt" else method)
+    assert metrics["method"] == method
     assert metrics["n_bins"] == 15
     assert headline["ece_before"] > 0.2
     assert headline["ece_after"] < headline["ece_before"] / 3
@@ -154,3 +156,28 @@ def test_without_matplotlib_the_plot_is_skipped_with_a_note(
     assert packaged == metrics
     assert headline == {k: metrics[k] for k in headline}
     assert not (tmp_path / "metrics_output" / step.PLOT_FILE).exists()
+
+
+def test_after_is_measured_on_rows_the_calibrator_did_not_see(tmp_path: Path) -> None:
+    """Isotonic fitted and measured on the same rows looks perfect; cross-fitted, it does not,
+    and the metrics say which is which."""
+    small = miscalibrated(n=300, seed=3)
+    headline = run(tmp_path, small, CALIBRATION_METHOD="isotonic", N_BINS="10")
+    _, metrics, _ = outputs(tmp_path)
+    assert metrics["in_sample"] is False
+    assert metrics["evaluation"] == "cross-fitted, 5 stratified folds"
+    assert metrics["ece_after_in_sample"] < 1e-9  # isotonic on its own rows
+    assert headline["ece_after"] > metrics["ece_after_in_sample"] + 0.01
+    assert headline["ece_after"] < headline["ece_before"]
+
+
+def test_too_few_rows_of_a_class_are_measured_in_sample_and_say_so(tmp_path: Path) -> None:
+    few = miscalibrated(n=200, seed=1)
+    positives = few.index[few["label"] == 1]
+    run(tmp_path / "three", few.drop(index=positives[3:]))  # three positives: three folds
+    assert outputs(tmp_path / "three")[1]["evaluation"] == "cross-fitted, 3 stratified folds"
+    run(tmp_path, few.drop(index=positives[1:]))  # one positive row: nothing to fold
+    _, metrics, _ = outputs(tmp_path)
+    assert metrics["in_sample"] is True
+    assert metrics["evaluation"].startswith("in sample")
+    assert metrics["ece_after"] == metrics["ece_after_in_sample"]

@@ -272,7 +272,8 @@ class PyTorchModelInferenceConfig(BasePipelineConfig):
 
 
 class ModelCalibrationConfig(BasePipelineConfig):
-    calibration_method: Literal["isotonic", "sigmoid", "percentile"] = "isotonic"
+    # sigmoid is Platt scaling (also accepted as platt); gam: a logistic fit on a linear spline
+    calibration_method: Literal["isotonic", "sigmoid", "platt", "gam", "percentile"] = "isotonic"
     score_field: str = "prob"
     n_bins: int = Field(default=10, ge=2, le=1000)
 

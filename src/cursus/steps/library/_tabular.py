@@ -567,6 +567,13 @@ def _apply_one(p: np.ndarray, calibration: dict[str, Any]) -> np.ndarray:
         return 1.0 / (1.0 + np.exp(calibration["a"] * p + calibration["b"]))
     if method == "percentile":
         return np.interp(p, calibration["score_quantiles"], calibration["levels"])
+    if method == "gam":
+        z = np.log(np.clip(p, 1e-6, 1 - 1e-6) / (1 - np.clip(p, 1e-6, 1 - 1e-6)))
+        hinges = [np.maximum(z - k, 0.0) for k in calibration["knots"]]
+        f = calibration["intercept"] + np.column_stack([z, *hinges]) @ np.asarray(
+            calibration["coefs"]
+        )
+        return 1.0 / (1.0 + np.exp(-np.clip(f, -500, 500)))
     raise StepInputError(f"calibration.json: unknown method {method!r}")
 
 

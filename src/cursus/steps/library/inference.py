@@ -38,7 +38,7 @@ JSON = "application/json"
 THRESHOLD = 0.5
 # calibrations whose output is a probability; a percentile level is a rank, not a probability,
 # so the label for a percentile-calibrated model is decided on the raw probability
-PROBABILITY_CALIBRATIONS = ("isotonic", "sigmoid")
+PROBABILITY_CALIBRATIONS = ("isotonic", "sigmoid", "platt", "gam")
 BAD_REQUEST, NOT_ACCEPTABLE, UNSUPPORTED_MEDIA_TYPE = 400, 406, 415
 
 

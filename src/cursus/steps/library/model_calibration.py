@@ -1,10 +1,17 @@
 """ModelCalibration: fit a calibrator on scored data and report how much it improves calibration.
 
 The fitted calibrator is plain JSON (no pickle) in one of the three forms `_tabular.apply_calibration`
-reads, so the serving code applies exactly the mapping fitted here. Multiclass predictions (prob_0 ..
-prob_<K-1>) get one one-vs-rest calibrator per class, renormalised, and are measured by the
-top-label ECE and the multiclass Brier score. Metrics are in-sample: the calibrator is fitted and
-measured on the same rows.
+reads, so the serving code applies exactly the mapping fitted here: isotonic, Platt (sigmoid, also
+named platt), a GAM (a logistic fit on a linear spline of the score's logit) or percentile.
+Multiclass predictions (prob_0 .. prob_<K-1>) get one one-vs-rest calibrator per class,
+renormalised, and are measured by the top-label ECE and the multiclass Brier score.
+
+The calibrator that is saved is fitted on every row; the "after" metrics are measured out of
+sample, by cross-fitting: the rows are split into CROSS_FIT_FOLDS stratified folds and each fold is
+calibrated by a calibrator fitted on the others, so "after" says how the calibrator does on rows it
+has not seen (a calibrator measured on its own rows looks perfect: isotonic reaches ECE 0). The
+in-sample figures are reported beside them, marked so. A split too small to fold (fewer rows of a
+class than folds) is measured in sample, and its metrics say so.
 """
 
 from __future__ import annotations
@@ -46,7 +53,9 @@ PREDICTIONS_FILE = "predictions.parquet"
 METRICS_FILE = "calibration_metrics.json"
 PLOT_FILE = "reliability.png"
 CALIBRATED_COLUMN = "calibrated_prob"
-METHODS = ("isotonic", "sigmoid", "percentile")
+METHODS = ("isotonic", "sigmoid", "platt", "gam", "percentile")
+CROSS_FIT_FOLDS = 5
+GAM_KNOTS = 8  # interior knots of the GAM's spline, at quantiles of the score's logit
 N_PERCENTILE_QUANTILES = 1001
 
 
@@ -160,11 +169,39 @@ def fit_percentile(p: np.ndarray, n_quantiles: int = N_PERCENTILE_QUANTILES) -> 
     }
 
 
+def fit_gam(y: np.ndarray, p: np.ndarray, n_knots: int = GAM_KNOTS) -> dict[str, Any]:
+    """A one-variable logistic GAM: logit(p_cal) = a + b z + sum_k c_k max(z - t_k, 0), where z is
+    the score's logit and the knots t_k sit at its quantiles; L2-regularised, so a few rows do not
+    make it wiggle. Applied by `_tabular.apply_calibration` with numpy alone."""
+    from sklearn.linear_model import LogisticRegression
+
+    z = logit(p)
+    knots = np.unique(np.quantile(z, np.linspace(0, 1, n_knots + 2)[1:-1]))
+    model = LogisticRegression(C=1.0, max_iter=1000).fit(gam_design(z, knots), y.astype(int))
+    return {
+        "method": "gam",
+        "knots": knots.tolist(),
+        "intercept": float(model.intercept_[0]),
+        "coefs": model.coef_[0].tolist(),
+    }
+
+
+def logit(p: np.ndarray) -> np.ndarray:
+    p = np.clip(np.asarray(p, dtype=np.float64), 1e-6, 1 - 1e-6)
+    return np.log(p / (1 - p))
+
+
+def gam_design(z: np.ndarray, knots: np.ndarray) -> np.ndarray:
+    return np.column_stack([z] + [np.maximum(z - k, 0.0) for k in knots])
+
+
 def fit_calibration(method: str, y: np.ndarray, p: np.ndarray) -> dict[str, Any]:
     if method == "isotonic":
         return fit_isotonic(y, p)
-    if method == "sigmoid":
+    if method in ("sigmoid", "platt"):
         return fit_sigmoid(y, p)
+    if method == "gam":
+        return fit_gam(y, p)
     if method == "percentile":
         return fit_percentile(p)
     raise StepInputError(
@@ -179,19 +216,70 @@ def brier_score(y: np.ndarray, p: np.ndarray) -> float:
     return float(np.mean((p - y) ** 2))
 
 
+def fold_count(y: np.ndarray, folds: int = CROSS_FIT_FOLDS) -> int:
+    """How many stratified folds the labels allow (each class needs a row in every fold); below
+    2 the rows cannot be cross-fitted."""
+    smallest = int(np.bincount(np.asarray(y, dtype=np.int64)).min()) if len(y) else 0
+    return min(folds, smallest)
+
+
+def cross_fitted(fit: Any, apply: Any, y: np.ndarray, scores: np.ndarray, folds: int) -> np.ndarray:
+    """Out-of-fold calibrated scores: each fold calibrated by a calibrator fitted on the others."""
+    from sklearn.model_selection import StratifiedKFold
+
+    out = np.zeros_like(np.asarray(scores, dtype=np.float64))
+    splitter = StratifiedKFold(n_splits=folds, shuffle=True, random_state=0)
+    for train, held_out in splitter.split(np.zeros(len(y)), y):
+        out[held_out] = apply(scores[held_out], fit(y[train], scores[train]))
+    return out
+
+
 def calibration_metrics(
-    y: np.ndarray, raw: np.ndarray, calibrated: np.ndarray, method: str, n_bins: int
+    y: np.ndarray,
+    raw: np.ndarray,
+    calibrated: np.ndarray,
+    method: str,
+    n_bins: int,
+    out_of_sample: np.ndarray | None = None,
+    folds: int = 0,
 ) -> dict[str, Any]:
-    return {
+    """ECE and Brier before and after; "after" out of sample (cross-fitted) when `out_of_sample`
+    is given, with the in-sample figures beside it."""
+    metrics = {
         "method": method,
         "n_bins": n_bins,
         "n_samples": len(y),
         "positive_rate": float(y.mean()),
         "ece_before": expected_calibration_error(y, raw, n_bins),
-        "ece_after": expected_calibration_error(y, calibrated, n_bins),
         "brier_before": brier_score(y, raw),
-        "brier_after": brier_score(y, calibrated),
-        "in_sample": True,
+        "ece_after_in_sample": expected_calibration_error(y, calibrated, n_bins),
+        "brier_after_in_sample": brier_score(y, calibrated),
+    }
+    return {**metrics, **_after(y, calibrated, out_of_sample, folds, n_bins, "binary")}
+
+
+def _after(
+    y: np.ndarray,
+    in_sample: np.ndarray,
+    out_of_sample: np.ndarray | None,
+    folds: int,
+    n_bins: int,
+    kind: str,
+) -> dict[str, Any]:
+    scored = in_sample if out_of_sample is None else out_of_sample
+    if kind == "binary":
+        ece, brier = expected_calibration_error(y, scored, n_bins), brier_score(y, scored)
+    else:
+        ece, brier = top_label_ece(y, scored, n_bins), multiclass_brier(y, scored)
+    return {
+        "ece_after": ece,
+        "brier_after": brier,
+        "in_sample": out_of_sample is None,
+        "evaluation": (
+            f"cross-fitted, {folds} stratified folds"
+            if out_of_sample is not None
+            else "in sample: too few rows of a class to cross-fit"
+        ),
     }
 
 
@@ -267,11 +355,20 @@ def main(
     y, raw = labels_and_scores(df, label_field, score_field)
     calibration = fit_calibration(method, y, raw)
     calibrated = apply_calibration(raw, calibration)
+    folds = fold_count(y.astype(np.int64))
+    held_out = (
+        cross_fitted(
+            lambda yy, pp: fit_calibration(method, yy, pp), apply_calibration, y, raw, folds
+        )
+        if folds >= 2
+        else None
+    )
 
     metrics_dir = Path(output_paths["metrics_output"])
     metrics_dir.mkdir(parents=True, exist_ok=True)
-    metrics = calibration_metrics(y, raw, calibrated, method, n_bins)
-    if not plot_reliability(y, raw, calibrated, n_bins, metrics_dir / PLOT_FILE):
+    metrics = calibration_metrics(y, raw, calibrated, method, n_bins, held_out, folds)
+    shown = calibrated if held_out is None else held_out
+    if not plot_reliability(y, raw, shown, n_bins, metrics_dir / PLOT_FILE):
         metrics[PLOTS_SKIPPED] = MATPLOTLIB_MISSING
     _write_outputs(df.assign(**{CALIBRATED_COLUMN: calibrated}), calibration, metrics, output_paths)
     return {
@@ -314,6 +411,19 @@ def is_multiclass(df: pd.DataFrame, score_field: str) -> bool:
     return False
 
 
+def fit_multiclass(method: str, y: np.ndarray, raw: np.ndarray) -> dict[str, Any]:
+    """One one-vs-rest calibrator per class; a class absent from `y` (or alone in it) keeps its
+    scores as they are."""
+    per_class = []
+    for k in range(raw.shape[1]):
+        target = (y == k).astype(np.float64)
+        if target.min() == target.max():
+            per_class.append({"method": "isotonic", "x": [0.0, 1.0], "y": [0.0, 1.0]})
+        else:
+            per_class.append(fit_calibration(method, target, raw[:, k]))
+    return {"method": method, "problem_type": MULTICLASS, "per_class": per_class}
+
+
 def top_label_ece(y: np.ndarray, probs: np.ndarray, n_bins: int) -> float:
     """ECE of the most probable class: its probability against how often it is right."""
     confidence = probs.max(axis=1)
@@ -348,15 +458,16 @@ def calibrate_multiclass(
             "evaluation steps write them"
         )
     y = y.astype(np.int64)
-    per_class = []
-    for k in range(n_classes):
-        target = (y == k).astype(np.float64)
-        if target.min() == target.max():  # a class absent (or alone): leave its scores as they are
-            per_class.append({"method": "isotonic", "x": [0.0, 1.0], "y": [0.0, 1.0]})
-        else:
-            per_class.append(fit_calibration(method, target, raw[:, k]))
-    calibration = {"method": method, "problem_type": MULTICLASS, "per_class": per_class}
+    calibration = fit_multiclass(method, y, raw)
     calibrated = apply_calibration(raw, calibration)
+    folds = fold_count(np.unique(y, return_inverse=True)[1])  # over the classes present
+    held_out = (
+        cross_fitted(
+            lambda yy, pp: fit_multiclass(method, yy, pp), apply_calibration, y, raw, folds
+        )
+        if folds >= 2
+        else None
+    )
     metrics: dict[str, Any] = {
         "method": method,
         "problem_type": MULTICLASS,
@@ -364,19 +475,20 @@ def calibrate_multiclass(
         "n_samples": len(y),
         "n_classes": n_classes,
         "ece_before": top_label_ece(y, raw, n_bins),
-        "ece_after": top_label_ece(y, calibrated, n_bins),
         "brier_before": multiclass_brier(y, raw),
-        "brier_after": multiclass_brier(y, calibrated),
-        "in_sample": True,
+        "ece_after_in_sample": top_label_ece(y, calibrated, n_bins),
+        "brier_after_in_sample": multiclass_brier(y, calibrated),
+        **_after(y, calibrated, held_out, folds, n_bins, MULTICLASS),
     }
+    calibrated_shown = calibrated if held_out is None else held_out
     metrics_dir = Path(output_paths["metrics_output"])
     metrics_dir.mkdir(parents=True, exist_ok=True)
     correct = (raw.argmax(axis=1) == y).astype(np.float64)
-    correct_after = (calibrated.argmax(axis=1) == y).astype(np.float64)
+    correct_after = (calibrated_shown.argmax(axis=1) == y).astype(np.float64)
     if not plot_reliability(
         correct,
         raw.max(axis=1),
-        calibrated.max(axis=1),
+        calibrated_shown.max(axis=1),
         n_bins,
         metrics_dir / PLOT_FILE,
         observed_after=correct_after,
