@@ -28,6 +28,10 @@ UNSUPPORTED = {
     r"'evaluation_data'",
     # XGBoost trained on a PyTorch model's embeddings
     "pytorch__hybrid_xgboost_e2e": r"'XGBoostTraining': required input 'input_path'",
+    # the file's XGBoostModelInference_calibration node has no incoming edge (its edges go to a
+    # second node, XGBoostModelInference): the first system's file is wrong, and this says so
+    "xgboost__complete_e2e_with_wiki": r"'XGBoostModelInference_calibration': required input "
+    r"'model_input' .* among its predecessors \[none\]",
 }
 FAST = {
     "XGBoostTraining": {"hyperparameters": {"num_round": 20, "early_stopping_rounds": 5}},
@@ -71,7 +75,7 @@ def _configs(dag: Any, models: dict[str, Path] | None = None, framework: str = "
 
 
 def test_the_shapes_are_the_first_systems_tabular_ones() -> None:
-    assert len(SHAPES) == 17
+    assert len(SHAPES) == 22
     assert set(UNSUPPORTED) <= set(SHAPES)
 
 

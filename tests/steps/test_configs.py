@@ -95,7 +95,7 @@ def test_instance_types(value: str, ok: bool) -> None:
         (BasePipelineConfig, {"max_runtime_seconds": 10}),
         (TabularPreprocessingConfig, {"train_ratio": 1.0}),
         (TabularPreprocessingConfig, {"test_val_ratio": 0}),
-        (ModelCalibrationConfig, {"calibration_method": "platt"}),
+        (ModelCalibrationConfig, {"calibration_method": "beta"}),
         (ModelCalibrationConfig, {"n_bins": 1}),
         (XGBoostTrainingConfig, {"hyperparameters": {"eta": 0}}),
         (XGBoostTrainingConfig, {"hyperparameters": {"objective": "reg:logistic"}}),

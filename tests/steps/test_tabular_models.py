@@ -490,3 +490,44 @@ def test_percentile_calibration_maps_scores_to_their_rank(
     assert gap.max() <= 1.0 / len(calibrated) + 1e-9
     order = np.argsort(calibrated["prob"].to_numpy())
     assert (np.diff(calibrated["calibrated_prob"].to_numpy()[order]) >= 0).all()
+
+
+# ---------------------------------------------------------------- model card
+
+
+def test_the_model_card_shows_metrics_classes_plots_data_and_lineage(
+    work: Path, trained: dict[tuple[str, str], dict[str, Any]]
+) -> None:
+    import model_wiki_generator
+
+    result = trained[("xgboost", "multiclass")]
+    out = work / "wiki"
+    model_wiki_generator.main(
+        {"metrics_output": str(result["dir"] / "metrics"), "model_input": str(result["model"])},
+        {"wiki_output": str(out)},
+        {"MODEL_NAME": "wine-classes", "AUTHOR": "team-a"},
+        {},
+    )
+    card = (out / "model_card.md").read_text()
+    for heading in ("Model", "Performance", "Per class", "Confusion matrix", "Data", "Lineage"):
+        assert f"## {heading}\n" in card, heading
+    accuracy = result["metrics"]["accuracy"]
+    assert f"| accuracy | {accuracy:.4f} |" in card
+    assert "| problem type | multiclass |" in card and "| framework | xgboost |" in card
+    assert "![confusion_matrix.png](confusion_matrix.png)" in card
+    assert (out / "confusion_matrix.png").read_bytes() == (
+        result["dir"] / "metrics" / "confusion_matrix.png"
+    ).read_bytes()
+    page = (out / "model_card.html").read_text()
+    assert page.startswith("<!DOCTYPE html>") and page.count("data:image/png;base64,") == 2
+    assert "<td>wine-classes</td>" in page and "<td>team-a</td>" in page
+
+    alone = work / "wiki_metrics_only"
+    model_wiki_generator.main(
+        {"metrics_output": str(result["dir"] / "metrics")}, {"wiki_output": str(alone)}, {}, {}
+    )
+    assert "## Data" not in (alone / "model_card.md").read_text()
+    with pytest.raises(StepInputError, match=r"holds no metrics\.json"):
+        model_wiki_generator.main(
+            {"metrics_output": str(work)}, {"wiki_output": str(work / "wiki_none")}, {}, {}
+        )

@@ -285,6 +285,13 @@ class ModelMetricsComputationConfig(BasePipelineConfig):
     )
 
 
+class ModelWikiGeneratorConfig(BasePipelineConfig):
+    model_name: str | None = Field(
+        default=None, description="the name on the model card; the pipeline name when unset"
+    )
+    model_description: str = Field(default="", description="what the model is for, in a sentence")
+
+
 class PercentileModelCalibrationConfig(ModelCalibrationConfig):
     calibration_method: Literal["percentile"] = "percentile"
 
