@@ -75,7 +75,7 @@ def _configs(dag: Any, models: dict[str, Path] | None = None, framework: str = "
 
 
 def test_the_shapes_are_the_first_systems_tabular_ones() -> None:
-    assert len(SHAPES) == 22
+    assert len(SHAPES) == 24
     assert set(UNSUPPORTED) <= set(SHAPES)
 
 

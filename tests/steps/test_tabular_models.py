@@ -531,3 +531,53 @@ def test_the_model_card_shows_metrics_classes_plots_data_and_lineage(
         model_wiki_generator.main(
             {"metrics_output": str(work)}, {"wiki_output": str(work / "wiki_none")}, {}, {}
         )
+
+
+# ---------------------------------------------------------------- stratified sampling
+
+
+def test_stratified_sampling_balances_the_train_split_only(work: Path) -> None:
+    import stratified_sampling
+
+    folder = work / "stratified"
+    prep = preprocess(folder, load(folder, "sklearn:wine", "raw"), "training")
+    out = folder / "sampled"
+    metrics = stratified_sampling.main(
+        {"processed_data": str(prep / "data"), "preprocessing_artifacts": str(prep / "artifacts")},
+        {"processed_data": str(out / "data"), "preprocessing_artifacts": str(out / "artifacts")},
+        {"LABEL_FIELD": "label", "TARGET_SAMPLE_SIZE": "60", "SAMPLING_STRATEGY": "balanced"},
+        {"job_type": "training"},
+    )
+    sampled = pd.read_parquet(out / "data/train/data.parquet")
+    assert sampled["label"].value_counts().to_dict() == {0: 20, 1: 20, 2: 20}
+    assert metrics == {"n_before": 124.0, "n_after": 60.0, "n_strata": 3.0}
+    for split in ("val", "test"):  # the population, untouched
+        assert pd.read_parquet(out / f"data/{split}/data.parquet").equals(
+            pd.read_parquet(prep / f"data/{split}/data.parquet")
+        )
+    original = pd.read_parquet(prep / "data/train/data.parquet")
+    assert len(sampled.merge(original)) == 60  # rows drawn, not made up
+    # a training step reads the sample and the artifacts it passed on
+    model = train(folder, "xgboost", out)
+    assert json.loads((model / "training_metrics.json").read_text())["n_train"] == 60
+
+    proportional = folder / "proportional"
+    stratified_sampling.main(
+        {"processed_data": str(prep / "data")},
+        {"processed_data": str(proportional), "preprocessing_artifacts": str(folder / "unused")},
+        {"LABEL_FIELD": "label", "TARGET_SAMPLE_SIZE": "40", "SAMPLING_STRATEGY": "proportional"},
+        {"job_type": "training"},
+    )
+    kept = pd.read_parquet(proportional / "train/data.parquet")["label"].value_counts(
+        normalize=True
+    )
+    assert np.allclose(
+        kept.sort_index(), original["label"].value_counts(normalize=True).sort_index(), atol=0.05
+    )
+    with pytest.raises(StepInputError, match="SAMPLING_STRATEGY='random' is not a strategy"):
+        stratified_sampling.main(
+            {"processed_data": str(prep / "data")},
+            {"processed_data": str(folder / "x"), "preprocessing_artifacts": str(folder / "y")},
+            {"SAMPLING_STRATEGY": "random"},
+            {"job_type": "training"},
+        )

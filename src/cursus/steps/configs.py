@@ -148,6 +148,16 @@ class TabularPreprocessingConfig(BasePipelineConfig):
     random_seed: int = 42
 
 
+class StratifiedSamplingConfig(BasePipelineConfig):
+    strata_field: str | None = Field(
+        default=None, description="the column whose values are the strata; the label when unset"
+    )
+    sampling_strategy: Literal["balanced", "proportional"] = "balanced"
+    target_sample_size: int = Field(default=1000, ge=1, description="rows to keep in all")
+    min_samples_per_stratum: int = Field(default=1, ge=0)
+    random_seed: int = 42
+
+
 class XGBoostHyperparameters(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
