@@ -15,7 +15,7 @@ from cursus.api.loading import load_dag
 from cursus.core.config_file import default_configs
 from cursus.core.planner import compile_plan
 from cursus.errors import CursusError
-from cursus.targets import run_pipeline
+from cursus.targets import compile_dag, run_pipeline
 
 FOLDER = Path(__file__).parent / "first_system_dags"
 SHAPES = sorted(p.stem for p in FOLDER.glob("*.json"))
@@ -63,7 +63,9 @@ def pretrained(workspace: Path) -> dict[str, Path]:
     return models
 
 
-def _configs(dag: Any, models: dict[str, Path] | None = None, framework: str = "xgboost") -> Any:
+def _configs(
+    dag: Any, models: dict[str, Path] | dict[str, str] | None = None, framework: str = "xgboost"
+) -> Any:
     configs = default_configs(dag)
     for node, config in configs.items():
         values = dict(FAST.get(node, {}))
@@ -100,3 +102,32 @@ def test_each_supported_shape_validates_compiles_and_runs(
     result = run_pipeline(dag, configs, workspace=workspace, tracking=False, lineage=False)
     assert result.ok, {n: s.error for n, s in result.steps.items() if s.error}
     assert set(result.steps) == set(dag.nodes)
+
+
+@pytest.mark.parametrize("shape", [s for s in SHAPES if s not in UNSUPPORTED])
+def test_each_supported_shape_compiles_for_sagemaker(shape: str) -> None:
+    """The same shapes, compiled offline to a SageMaker pipeline: every node a step (Registration
+    two), every step's code bundled."""
+    from cursus.pipeline_catalog.samples import SAMPLE_BUCKET, SAMPLE_ROLE
+
+    dag = load_dag(FOLDER / f"{shape}.json")
+    framework = "pytorch" if shape.startswith("pytorch") else "xgboost"
+    models = {f: f"s3://{SAMPLE_BUCKET}/models/{f}/model.tar.gz" for f in ("xgboost", "pytorch")}
+    configs = _configs(dag, models, framework)
+    for node, config in configs.items():
+        configs[node] = type(config).model_validate(
+            {**config.model_dump(), "role": SAMPLE_ROLE, "bucket": SAMPLE_BUCKET}
+        )
+    compiled = compile_dag(dag, configs)
+    steps = compiled.definition_dict()["Steps"]
+    names = {s["Name"] for s in steps}
+    for step in steps:
+        if step["Type"] == "Processing":
+            code = next(
+                i for i in step["Arguments"]["ProcessingInputs"] if i["InputName"] == "code"
+            )
+            assert code["S3Input"]["S3Uri"] in compiled.code, step["Name"]
+    expected = {n for n in dag.nodes if n != "Registration"}
+    if "Registration" in dag.nodes:
+        expected |= {"Registration-Model-CreateModel", "Registration-RegisterModel"}
+    assert names == expected
