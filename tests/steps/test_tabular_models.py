@@ -374,8 +374,12 @@ def test_payload_from_a_trained_model_answers_as_its_package(
     from_package, from_model = work / "payload_package", work / "payload_model"
     payload.main({"packaged_model": str(packaged)}, {"payload_sample": str(from_package)}, {}, {})
     payload.main({"model_input": str(model)}, {"payload_sample": str(from_model)}, {}, {})
-    for name in ("payload.csv", "payload.json", "expected_responses.json"):
+    for name in ("payload.csv", "payload.json"):
         assert (from_model / name).read_text() == (from_package / name).read_text(), name
+    by_model = json.loads((from_model / "expected_responses.json").read_text())
+    by_package = json.loads((from_package / "expected_responses.json").read_text())
+    assert (by_model["model"], by_package["model"]) == ("trained", "packaged")
+    assert by_model["responses"] == by_package["responses"]  # no calibration: the same answers
     with pytest.raises(StepInputError, match=r"bind packaged_model .* or model_input"):
         payload.main({}, {"payload_sample": str(work / "payload_none")}, {}, {})
 

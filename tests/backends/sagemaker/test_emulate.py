@@ -227,3 +227,31 @@ def test_cli_emulates_a_dag_file_and_reports_each_step(tmp_path: Path) -> None:
         "sagemaker", "emulate", str(dag), "-c", str(config), "--param", "Nope=1", "--json"
     )
     assert bad.returncode == 2 and "'Nope'" in bad.stderr
+
+
+def test_answers_recorded_from_the_trained_model_are_compared_on_its_scores() -> None:
+    """Payload fed by the training step (the first system's shape) records the model before it
+    was packaged: the package may add calibrated values and the label they decide, but its
+    scores must be the model's."""
+    from cursus.backends.sagemaker.emulate import JobFailed, _compare
+
+    recorded = json.dumps({"predictions": [{"prob": 0.25, "label": 0}]})
+    request = {
+        "request_file": "payload.json",
+        "content_type": "application/json",
+        "accept": "application/json",
+        "expected": recorded,
+        "recorded_from": "trained",
+    }
+    calibrated = {"prob": 0.25, "calibrated_prob": 0.6, "label": 1}
+    answer = {
+        "status": 200,
+        "content_type": "application/json",
+        "body": json.dumps({"predictions": [calibrated]}),
+    }
+    _compare([request], [answer])  # the package adds a calibration: accepted
+    other = {**answer, "body": json.dumps({"predictions": [{**calibrated, "prob": 0.3}]})}
+    with pytest.raises(JobFailed, match=r"scores for payload\.json .* differ from the trained"):
+        _compare([request], [other])
+    with pytest.raises(JobFailed, match="differs from what Payload recorded"):
+        _compare([{**request, "recorded_from": "packaged"}], [answer])

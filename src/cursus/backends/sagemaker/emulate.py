@@ -680,8 +680,14 @@ class _Emulator:
             files = {m.name: tar.extractfile(m) for m in tar.getmembers() if m.isfile()}
             payloads = {n: f.read().decode() for n, f in files.items() if f is not None}
         expected = json.loads(payloads.get("expected_responses.json", '{"responses": []}'))
+        recorded_from = expected.get("model", "packaged")
         return [
-            {**r, "body": payloads[r["request_file"]], "expected": r["body"]}
+            {
+                **r,
+                "body": payloads[r["request_file"]],
+                "expected": r["body"],
+                "recorded_from": recorded_from,
+            }
             for r in expected["responses"]
             if r["request_file"] in payloads
         ]
@@ -775,11 +781,37 @@ def _compare(requests: list[dict[str, Any]], served: list[dict[str, Any]]) -> No
             raise JobFailed(
                 f"the endpoint answers {what} as {answer['content_type'] or 'no content type'}"
             )
-        if answer["body"].strip() != str(request["expected"]).strip():
+        if request.get("recorded_from") == "trained":
+            _compare_model_scores(what, answer["body"], str(request["expected"]), request["accept"])
+        elif answer["body"].strip() != str(request["expected"]).strip():
             raise JobFailed(
                 f"the endpoint's answer to {what} differs from what Payload recorded:\n"
                 f"  served:   {answer['body'][:300]}\n  expected: {str(request['expected'])[:300]}"
             )
+
+
+# what a model answers before it is packaged; a package may add calibrated values to them
+_MODEL_SCORES = re.compile(r"^(prob(_\d+)?|prediction)$")
+
+
+def _compare_model_scores(what: str, served: str, expected: str, accept: str) -> None:
+    """Payload recorded the trained model's answers (the first system feeds it the training
+    step): the package must give the same scores, and may add calibrated ones (and the label
+    they decide). JSON bodies are compared on the model's own score fields; a CSV body must have
+    the same rows."""
+    if not accept.startswith("application/json"):
+        if len(served.strip().splitlines()) != len(expected.strip().splitlines()):
+            raise JobFailed(f"the endpoint's answer to {what} has another number of rows")
+        return
+    rows = json.loads(served)["predictions"]
+    wanted = json.loads(expected)["predictions"]
+    scores = [{k: v for k, v in r.items() if _MODEL_SCORES.match(k)} for r in rows]
+    recorded = [{k: v for k, v in r.items() if _MODEL_SCORES.match(k)} for r in wanted]
+    if scores != recorded:
+        raise JobFailed(
+            f"the endpoint's scores for {what} differ from the trained model's, which Payload "
+            f"recorded:\n  served:   {json.dumps(scores)[:300]}\n  expected: {json.dumps(recorded)[:300]}"
+        )
 
 
 # what the framework images set in their Dockerfiles for the training toolkit

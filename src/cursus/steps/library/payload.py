@@ -196,6 +196,12 @@ def expected_responses(handler: ModuleType, model_dir: Path, payload_dir: Path) 
     return {"responses": responses}
 
 
+def recorded_from(input_paths: dict[str, str]) -> str:
+    """ "packaged": the package's own answers; "trained": the trained model's, before a package
+    (which may add calibrated values to them) was built."""
+    return "packaged" if input_paths.get("packaged_model") else "trained"
+
+
 def response_body(result: Any) -> str:
     """The body of an output_fn result: the first of a (body, content type) pair, which is what
     the SageMaker toolkits take, or the text itself from packages built before that."""
@@ -235,6 +241,7 @@ def main(
         (out_dir / JSON_FILE).write_text(json_text(rows))
         handler = load_handler(code_dir)
         responses = expected_responses(handler, model_dir, out_dir)
+    responses = {"model": recorded_from(input_paths), **responses}
     (out_dir / RESPONSES_FILE).write_text(json.dumps(responses, indent=2) + "\n")
     files = (CSV_FILE, JSON_FILE, RESPONSES_FILE)
     write_deterministic_tar(out_dir / PAYLOAD_ARCHIVE, {name: out_dir / name for name in files})
