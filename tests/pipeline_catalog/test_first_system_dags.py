@@ -131,3 +131,30 @@ def test_each_supported_shape_compiles_for_sagemaker(shape: str) -> None:
     if "Registration" in dag.nodes:
         expected |= {"Registration-Model-CreateModel", "Registration-RegisterModel"}
     assert names == expected
+
+
+@pytest.mark.slow
+def test_the_widest_shape_runs_in_the_image_twins(tmp_path: Path) -> None:
+    """xgboost complete_e2e_with_testing (15 nodes: Cradle loads, inference, percentile
+    calibration, metrics computation, a model card, Payload fed by the training step, register),
+    compiled for SageMaker and emulated offline in the images' twins."""
+    from cursus.backends.sagemaker.emulate import emulate
+    from cursus.backends.sagemaker.twins import TwinUnavailable, require_twin, twin_of
+    from cursus.pipeline_catalog.samples import SAMPLE_BUCKET, SAMPLE_ROLE
+
+    for framework in ("sklearn", "xgboost"):
+        try:
+            require_twin(twin_of(framework))
+        except TwinUnavailable as exc:
+            pytest.skip(str(exc))
+    dag = load_dag(FOLDER / "xgboost__complete_e2e_with_testing.json")
+    configs = _configs(dag)
+    for node, config in configs.items():
+        configs[node] = type(config).model_validate(
+            {**config.model_dump(), "role": SAMPLE_ROLE, "bucket": SAMPLE_BUCKET}
+        )
+    result = emulate(compile_dag(dag, configs), tmp_path)  # type: ignore[arg-type]
+    failures = {s.name: s.reason for s in result.steps if s.status != "Succeeded"}
+    assert result.succeeded, failures
+    register = next(s for s in result.steps if s.type == "RegisterModel")
+    assert register.properties["SampleRequestsServed"] >= 4
