@@ -267,10 +267,15 @@ def test_training_and_evaluation_on_the_xgboost_image(chain: Chain) -> None:
 def test_calibration_on_the_sklearn_image_skips_its_plot(chain: Chain) -> None:
     """The image has no matplotlib: the metrics say so and the step does not fail."""
     headline = chain.metrics("model_calibration")
-    assert headline["ece_after"] < headline["ece_before"]
     written = json.loads(
         (chain.work / "calibration_metrics" / "calibration_metrics.json").read_text()
     )
+    # on its own rows the calibrator helps; measured out of sample, on a few hundred rows, it
+    # may not, and the metrics say so
+    assert written["ece_after_in_sample"] < headline["ece_before"]
+    assert written["in_sample"] is False and headline["ece_after"] == written["ece_after"]
+    if headline["ece_after"] > headline["ece_before"]:
+        assert "does worse than the raw scores" in written["note"]
     assert written[PLOTS_SKIPPED] == MATPLOTLIB_MISSING
     assert not list((chain.work / "calibration_metrics").glob("*.png"))
 

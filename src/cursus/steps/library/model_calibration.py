@@ -255,7 +255,8 @@ def calibration_metrics(
         "ece_after_in_sample": expected_calibration_error(y, calibrated, n_bins),
         "brier_after_in_sample": brier_score(y, calibrated),
     }
-    return {**metrics, **_after(y, calibrated, out_of_sample, folds, n_bins, "binary")}
+    before = (metrics["ece_before"], metrics["brier_before"])
+    return {**metrics, **_after(y, calibrated, out_of_sample, folds, n_bins, "binary", before)}
 
 
 def _after(
@@ -265,13 +266,26 @@ def _after(
     folds: int,
     n_bins: int,
     kind: str,
+    before: tuple[float, float],
 ) -> dict[str, Any]:
+    """The "after" metrics (out of sample when cross-fitted) and, when the calibrator does worse
+    than the raw scores there, a note saying so. `before`: ECE and Brier of the raw scores."""
     scored = in_sample if out_of_sample is None else out_of_sample
     if kind == "binary":
         ece, brier = expected_calibration_error(y, scored, n_bins), brier_score(y, scored)
     else:
         ece, brier = top_label_ece(y, scored, n_bins), multiclass_brier(y, scored)
+    extra: dict[str, Any] = {}
+    ece_before, brier_before = before
+    if out_of_sample is not None and (ece > ece_before or brier > brier_before):
+        extra["note"] = (
+            f"out of sample the calibrator does worse than the raw scores on these {len(y)} rows "
+            f"(ECE {ece:.4f} vs {ece_before:.4f}, Brier {brier:.4f} vs {brier_before:.4f}): "
+            "calibrate on more rows, or use a smoother method (sigmoid, gam)"
+        )
+        print(f"note: {extra['note']}")
     return {
+        **extra,
         "ece_after": ece,
         "brier_after": brier,
         "in_sample": out_of_sample is None,
@@ -478,7 +492,15 @@ def calibrate_multiclass(
         "brier_before": multiclass_brier(y, raw),
         "ece_after_in_sample": top_label_ece(y, calibrated, n_bins),
         "brier_after_in_sample": multiclass_brier(y, calibrated),
-        **_after(y, calibrated, held_out, folds, n_bins, MULTICLASS),
+        **_after(
+            y,
+            calibrated,
+            held_out,
+            folds,
+            n_bins,
+            MULTICLASS,
+            (top_label_ece(y, raw, n_bins), multiclass_brier(y, raw)),
+        ),
     }
     calibrated_shown = calibrated if held_out is None else held_out
     metrics_dir = Path(output_paths["metrics_output"])
