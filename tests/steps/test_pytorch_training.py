@@ -171,4 +171,4 @@ def test_standardiser_leaves_constant_columns_finite() -> None:
 def test_split_without_rows_is_an_input_error(tmp_path: Path) -> None:
     _tabular.write_table(pd.DataFrame({"a": [], "label": []}), tmp_path / "val")
     with pytest.raises(_tabular.StepInputError, match="no rows"):
-        pytorch_training.load_split(tmp_path, "val", "label")
+        _tabular.load_training_split(tmp_path, "val", "label")

@@ -136,6 +136,18 @@ def headline(problem_type: str, metrics: dict[str, Any]) -> dict[str, float]:
     return {name: float(metrics[key]) for name, key in keys}
 
 
+def split_headlines(
+    problem_type: str, splits: dict[str, tuple[np.ndarray, np.ndarray]], classes: list[str]
+) -> dict[str, float]:
+    """`<split>_<metric>` of the headline metrics for each split name -> (labels, predictions):
+    what every training step reports for its train and val splits."""
+    out: dict[str, float] = {}
+    for split, (y, pred) in splits.items():
+        values = headline(problem_type, problem_metrics(problem_type, y, pred, classes))
+        out.update({f"{split}_{name}": value for name, value in values.items()})
+    return out
+
+
 # ---------------------------------------------------------------- plots
 
 

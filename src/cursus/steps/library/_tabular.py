@@ -315,6 +315,37 @@ def split_dir(processed_dir: str | Path, job_type: str) -> Path:
     )
 
 
+def load_training_split(input_dir: str | Path, split: str, label_field: str) -> pd.DataFrame:
+    """One split (train/ or val/) of a training job type's processed_tabular, with its label."""
+    directory = Path(input_dir) / split
+    if not directory.is_dir():
+        raise StepInputError(
+            f"{directory} is missing; input_path must be the processed_data output of a "
+            "TabularPreprocessing step with job_type 'training' (train/, val/, test/)"
+        )
+    df = read_table(directory)
+    if label_field not in df.columns:
+        raise StepInputError(
+            f"label column {label_field!r} is not in {directory}; set LABEL_FIELD to the label "
+            "column TabularPreprocessing wrote"
+        )
+    if df.empty:
+        raise StepInputError(f"{directory} holds no rows; run TabularPreprocessing first")
+    return df
+
+
+def training_problem_type(environ: dict[str, str], preprocessing: dict[str, Any]) -> str:
+    """The problem type preprocessing recorded; a PROBLEM_TYPE set on a training step must agree."""
+    recorded = problem_type_of(preprocessing)
+    asked = check_problem_type(env_str(environ, "PROBLEM_TYPE"))
+    if asked is not None and asked != recorded:
+        raise StepInputError(
+            f"PROBLEM_TYPE={asked} but the preprocessing artifacts were fitted for a {recorded} "
+            "label; set the same problem_type on TabularPreprocessing and on this step"
+        )
+    return recorded
+
+
 # ---------------------------------------------------------------- feature transforms
 
 

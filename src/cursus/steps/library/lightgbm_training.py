@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from _metrics import headline, problem_metrics
+from _metrics import split_headlines
 from _model_lightgbm import MODEL_FILE, copy_wheel_into, import_lightgbm
 from _tabular import (
     MODEL_META_FILE,
@@ -24,15 +24,14 @@ from _tabular import (
     PREPROCESSING_FILE,
     StepInputError,
     apply_preprocessing,
-    check_problem_type,
     class_names,
     container_hyperparameters,
     encode_labels,
     env_str,
     load_preprocessing,
-    problem_type_of,
-    read_table,
+    load_training_split,
     save_json,
+    training_problem_type,
 )
 
 CONTAINER_INPUTS = {
@@ -136,35 +135,6 @@ def booster_params(hp: dict[str, Any], n_classes: int) -> dict[str, Any]:
     return {**params, "verbosity": -1, "deterministic": deterministic, "force_row_wise": True}
 
 
-def resolve_problem_type(environ: dict[str, str], preprocessing: dict[str, Any]) -> str:
-    recorded = problem_type_of(preprocessing)
-    asked = check_problem_type(env_str(environ, "PROBLEM_TYPE"))
-    if asked is not None and asked != recorded:
-        raise StepInputError(
-            f"PROBLEM_TYPE={asked} but the preprocessing artifacts were fitted for a {recorded} "
-            "label; set the same problem_type on TabularPreprocessing and on this step"
-        )
-    return recorded
-
-
-def load_split(input_dir: str | Path, split: str, label_field: str) -> Any:
-    directory = Path(input_dir) / split
-    if not directory.is_dir():
-        raise StepInputError(
-            f"{directory} is missing; input_path must be the processed_data output of a "
-            "TabularPreprocessing step with job_type 'training' (train/, val/, test/)"
-        )
-    df = read_table(directory)
-    if label_field not in df.columns:
-        raise StepInputError(
-            f"label column {label_field!r} is not in {directory}; set LABEL_FIELD to the label "
-            "column TabularPreprocessing wrote"
-        )
-    if df.empty:
-        raise StepInputError(f"{directory} holds no rows; run TabularPreprocessing first")
-    return df
-
-
 def train_booster(
     X_train: np.ndarray,
     y_train: np.ndarray,
@@ -235,15 +205,15 @@ def main(
 ) -> dict[str, float]:
     preprocessing_dir = Path(input_paths["preprocessing_artifacts"])
     preprocessing = load_preprocessing(preprocessing_dir)
-    problem_type = resolve_problem_type(environ_vars, preprocessing)
+    problem_type = training_problem_type(environ_vars, preprocessing)
     hp = resolve_hyperparameters(job_args.get("hyperparameters"), problem_type)
     label_field = (
         env_str(environ_vars, "LABEL_FIELD") or preprocessing.get("label_field") or "label"
     )
     classes = class_names(preprocessing)
     data_dir = Path(input_paths["input_path"])
-    train = load_split(data_dir, "train", label_field)
-    val = load_split(data_dir, "val", label_field)
+    train = load_training_split(data_dir, "train", label_field)
+    val = load_training_split(data_dir, "val", label_field)
     X_train = apply_preprocessing(train, preprocessing)
     X_val = apply_preprocessing(val, preprocessing)
     y_train = encode_labels(train[label_field], preprocessing, data_dir / "train")
@@ -252,10 +222,11 @@ def main(
     n_classes = len(classes) if problem_type == MULTICLASS else 0
     booster, best_iteration, history = train_booster(X_train, y_train, X_val, y_val, hp, n_classes)
     metrics: dict[str, Any] = {"best_iteration": best_iteration, "n_trees": best_iteration + 1}
-    for split, X, y in (("train", X_train, y_train), ("val", X_val, y_val)):
-        p = predict(booster, X, best_iteration)
-        values = headline(problem_type, problem_metrics(problem_type, y, p, classes))
-        metrics.update({f"{split}_{name}": value for name, value in values.items()})
+    splits = {
+        "train": (y_train, predict(booster, X_train, best_iteration)),
+        "val": (y_val, predict(booster, X_val, best_iteration)),
+    }
+    metrics.update(split_headlines(problem_type, splits, classes))
     metrics.update(n_train=len(y_train), n_val=len(y_val))
 
     write_model_output(

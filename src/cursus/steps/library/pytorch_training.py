@@ -20,8 +20,7 @@ from typing import Any
 import _model_pytorch
 import _tabular
 import numpy as np
-import pandas as pd
-from _metrics import headline, problem_metrics
+from _metrics import split_headlines
 
 CONTAINER_INPUTS = {
     "input_path": "/opt/ml/input/data/input_path",
@@ -105,37 +104,6 @@ def _int_list(name: str, value: Any) -> list[int]:
 
 
 # ---------------------------------------------------------------- data
-
-
-def load_split(input_dir: str | Path, split: str, label_field: str) -> pd.DataFrame:
-    """One split of the processed_tabular layout, with its label column."""
-    directory = Path(input_dir) / split
-    if not directory.is_dir():
-        raise _tabular.StepInputError(
-            f"{directory} is missing; input_path must be the processed_data output of a "
-            "TabularPreprocessing step with job_type 'training' (train/, val/, test/)"
-        )
-    df = _tabular.read_table(directory)
-    if label_field not in df.columns:
-        raise _tabular.StepInputError(
-            f"{directory}: no label column {label_field!r} (columns: {list(df.columns)}); "
-            "set LABEL_FIELD to the label column"
-        )
-    if df.empty:
-        raise _tabular.StepInputError(f"{directory}: the {split} split has no rows")
-    return df
-
-
-def resolve_problem_type(environ: dict[str, str], preprocessing: dict[str, Any]) -> str:
-    """The problem type preprocessing recorded; a PROBLEM_TYPE set on this step must agree."""
-    recorded = _tabular.problem_type_of(preprocessing)
-    asked = _tabular.check_problem_type(_tabular.env_str(environ, "PROBLEM_TYPE"))
-    if asked is not None and asked != recorded:
-        raise _tabular.StepInputError(
-            f"PROBLEM_TYPE={asked} but the preprocessing artifacts were fitted for a {recorded} "
-            "label; set the same problem_type on TabularPreprocessing and on this step"
-        )
-    return recorded
 
 
 @dataclass(frozen=True)
@@ -363,10 +331,8 @@ def headline_metrics(
     """train_<m> and val_<m> of the problem type's headline metrics (AUC and log loss for a
     binary label)."""
     metrics: dict[str, float] = {"best_epoch": result.best_epoch, "epochs_run": result.epochs_run}
-    for split, y, p in (("train", y_train, p_train), ("val", y_val, p_val)):
-        values = headline(problem_type, problem_metrics(problem_type, y, p, classes or []))
-        metrics.update({f"{split}_{name}": value for name, value in values.items()})
-    return metrics
+    splits = {"train": (y_train, p_train), "val": (y_val, p_val)}
+    return {**metrics, **split_headlines(problem_type, splits, classes or [])}
 
 
 # ---------------------------------------------------------------- entry points
@@ -381,13 +347,13 @@ def main(
     hp = resolve_hyperparameters(job_args.get("hyperparameters"))
     preprocessing_dir = Path(input_paths["preprocessing_artifacts"])
     preprocessing = _tabular.load_preprocessing(preprocessing_dir)
-    problem_type = resolve_problem_type(environ_vars, preprocessing)
+    problem_type = _tabular.training_problem_type(environ_vars, preprocessing)
     classes = _tabular.class_names(preprocessing)
     label_field = _tabular.env_str(
         environ_vars, "LABEL_FIELD", preprocessing.get("label_field") or "label"
     )
-    train = load_split(input_paths["input_path"], "train", label_field)
-    val = load_split(input_paths["input_path"], "val", label_field)
+    train = _tabular.load_training_split(input_paths["input_path"], "train", label_field)
+    val = _tabular.load_training_split(input_paths["input_path"], "val", label_field)
 
     raw_train = _tabular.apply_preprocessing(train, preprocessing)
     standardiser = Standardiser.fit(raw_train)

@@ -16,23 +16,21 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import pandas as pd
-from _metrics import headline, problem_metrics
+from _metrics import split_headlines
 from _tabular import (
     MODEL_META_FILE,
     MULTICLASS,
     PREPROCESSING_FILE,
     StepInputError,
     apply_preprocessing,
-    check_problem_type,
     class_names,
     container_hyperparameters,
     encode_labels,
     env_str,
     load_preprocessing,
-    problem_type_of,
-    read_table,
+    load_training_split,
     save_json,
+    training_problem_type,
 )
 
 CONTAINER_INPUTS = {
@@ -162,37 +160,6 @@ def booster_params(hp: dict[str, Any], n_classes: int = 0) -> dict[str, Any]:
 # ---------------------------------------------------------------- data
 
 
-def load_split(input_dir: str | Path, split: str, label_field: str) -> pd.DataFrame:
-    """One split of the processed_tabular layout, with its label column."""
-    directory = Path(input_dir) / split
-    if not directory.is_dir():
-        raise StepInputError(
-            f"{directory} is missing; input_path must be the processed_data output of a "
-            "TabularPreprocessing step with job_type 'training' (train/, val/, test/)"
-        )
-    df = read_table(directory)
-    if label_field not in df.columns:
-        raise StepInputError(
-            f"label column {label_field!r} is not in {directory}; set LABEL_FIELD to the label "
-            "column TabularPreprocessing wrote"
-        )
-    if df.empty:
-        raise StepInputError(f"{directory} holds no rows; run TabularPreprocessing first")
-    return df
-
-
-def resolve_problem_type(environ: dict[str, str], preprocessing: dict[str, Any]) -> str:
-    """The problem type preprocessing recorded; a PROBLEM_TYPE set on this step must agree."""
-    recorded = problem_type_of(preprocessing)
-    asked = check_problem_type(env_str(environ, "PROBLEM_TYPE"))
-    if asked is not None and asked != recorded:
-        raise StepInputError(
-            f"PROBLEM_TYPE={asked} but the preprocessing artifacts were fitted for a {recorded} "
-            "label; set the same problem_type on TabularPreprocessing and on this step"
-        )
-    return recorded
-
-
 # ---------------------------------------------------------------- training
 
 
@@ -244,9 +211,8 @@ def headline_metrics(
     """train_<m> and val_<m> for the problem type's headline metrics (AUC and log loss for a
     binary label; accuracy, macro AUC and log loss for multiclass; RMSE, MAE, R^2 for regression)."""
     metrics: dict[str, float] = {"best_iteration": best_iteration, "n_trees": best_iteration + 1}
-    for split, y, p in (("train", y_train, p_train), ("val", y_val, p_val)):
-        values = headline(problem_type, problem_metrics(problem_type, y, p, classes or []))
-        metrics.update({f"{split}_{name}": value for name, value in values.items()})
+    splits = {"train": (y_train, p_train), "val": (y_val, p_val)}
+    metrics.update(split_headlines(problem_type, splits, classes or []))
     metrics["n_train"] = len(y_train)
     metrics["n_val"] = len(y_val)
     return metrics
@@ -295,14 +261,14 @@ def main(
 ) -> dict[str, float]:
     preprocessing_dir = Path(input_paths["preprocessing_artifacts"])
     preprocessing = load_preprocessing(preprocessing_dir)
-    problem_type = resolve_problem_type(environ_vars, preprocessing)
+    problem_type = training_problem_type(environ_vars, preprocessing)
     hp = resolve_hyperparameters(job_args.get("hyperparameters"), problem_type)
     label_field = (
         env_str(environ_vars, "LABEL_FIELD") or preprocessing.get("label_field") or "label"
     )
     classes = class_names(preprocessing)
-    train = load_split(input_paths["input_path"], "train", label_field)
-    val = load_split(input_paths["input_path"], "val", label_field)
+    train = load_training_split(input_paths["input_path"], "train", label_field)
+    val = load_training_split(input_paths["input_path"], "val", label_field)
 
     X_train = apply_preprocessing(train, preprocessing)
     X_val = apply_preprocessing(val, preprocessing)
