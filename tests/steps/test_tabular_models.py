@@ -13,20 +13,18 @@ import data_loading
 import dummy_training
 import inference
 import lightgbm_model_eval
-import lightgbm_model_inference
 import lightgbm_training
 import model_calibration
+import model_inference
 import numpy as np
 import package
 import pandas as pd
 import payload
 import pytest
 import pytorch_model_eval
-import pytorch_model_inference
 import pytorch_training
 import tabular_preprocessing
 import xgboost_model_eval
-import xgboost_model_inference
 import xgboost_training
 from _tabular import StepInputError
 
@@ -295,9 +293,9 @@ def test_calibrating_a_regression_is_refused(
 
 
 INFERENCE = {
-    "xgboost": xgboost_model_inference,
-    "lightgbm": lightgbm_model_inference,
-    "pytorch": pytorch_model_inference,
+    "xgboost": "XGBoostModelInference",
+    "lightgbm": "LightGBMModelInference",
+    "pytorch": "PyTorchModelInference",
 }
 
 
@@ -305,7 +303,12 @@ INFERENCE = {
 def test_inference_writes_the_evaluation_layout_without_metrics(
     framework: str, work: Path, trained: dict[tuple[str, str], dict[str, Any]]
 ) -> None:
-    step = INFERENCE[framework]
+    from cursus.steps.library import get_step_unit
+
+    unit = get_step_unit(INFERENCE[framework])  # the three step types share one script
+    assert unit.spec.contract.entry_point == "model_inference.py"
+    assert unit.spec.framework == framework
+    step = model_inference
     result = trained[(framework, "multiclass")]
     unlabelled = pd.read_parquet(result["prep"] / "data/test/data.parquet").drop(columns="label")
     _tabular.write_table(unlabelled, work / f"unlabelled_{framework}" / "scoring")

@@ -74,17 +74,23 @@ def main(
     id_field = env_str(environ_vars, "ID_FIELD")
     seed = env_int(environ_vars, "RANDOM_SEED", 0)
 
-    location, params = split_query(source)
-    subsample = {k: params.pop(k) for k in SUBSAMPLE_PARAMS & params.keys()}
-    df = load_source(location, params, label_field, seed)
-    df = add_generated_id(df, location, id_field)
-    df = subsample_rows(df, subsample, seed)
+    df = read_source(source, label_field, id_field, seed)
     check_table(df, source, label_field, id_field)
 
     data_path = write_table(df, output_paths["data"])
     schema = build_schema(df, source, label_field, id_field, sha256_of(data_path))
     save_json(schema, Path(output_paths["metadata"]) / SCHEMA_FILE)
     return {"n_rows": float(len(df)), "n_columns": float(df.shape[1])}
+
+
+def read_source(source: str, label_field: str, id_field: str | None, seed: int) -> pd.DataFrame:
+    """The table a DATA_SOURCE names, with its generated id and its subsample applied: what the
+    step writes (`cursus validate` reads labels through this too)."""
+    location, params = split_query(source)
+    subsample = {k: params.pop(k) for k in SUBSAMPLE_PARAMS & params.keys()}
+    df = load_source(location, params, label_field, seed)
+    df = add_generated_id(df, location, id_field)
+    return subsample_rows(df, subsample, seed)
 
 
 # ---------------------------------------------------------------- parsing DATA_SOURCE

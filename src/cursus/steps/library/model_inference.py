@@ -1,7 +1,9 @@
-"""XGBoostModelInference: predictions, without metrics, of a trained XGBoost model.
+"""XGBoostModelInference, LightGBMModelInference, PyTorchModelInference: predictions, without
+metrics, of a trained model.
 
-Scoring does not depend on the framework (`_tabular.LoadedModel` hides it), so the work lives in
-`_tabular.run_inference`, shared with the other model inference steps; this script only binds the contract.
+Scoring does not depend on the framework (`_tabular.LoadedModel` hides it), so the three step types
+share this script (their specs differ in which training step they accept and which image runs
+them) and the work lives in `_tabular.run_inference`; this script only binds the contract.
 """
 
 from __future__ import annotations
