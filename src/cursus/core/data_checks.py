@@ -39,10 +39,7 @@ def _readable(source: str) -> bool:
 def _labels(config: Any, label_field: str) -> Any:
     """The label column the DataLoading node would write (its subsampling applied)."""
     module = step_library().get("DataLoading").import_script()
-    location, params = module.split_query(config.data_source)
-    subsample = {k: params.pop(k) for k in module.SUBSAMPLE_PARAMS & params.keys()}
-    df = module.load_source(location, params, label_field, config.random_seed)
-    df = module.subsample_rows(df, subsample, config.random_seed)
+    df = module.read_source(config.data_source, label_field, config.id_field, config.random_seed)
     if label_field not in df.columns:
         return None
     return df[label_field]
