@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from cursus.api.dag import PipelineDAG
 from cursus.pipeline_catalog.model import DagMetadata, describe_dag
+from cursus.pipeline_catalog.shared_dags.xgboost import complete_e2e
 
 # 70% of the 7-class digits trains, the other 30% evaluates and calibrates
 TRAINING_DATA = "sklearn:digits?n_class=7&fraction=0.3&seed=7&part=rest"
@@ -12,36 +13,14 @@ HOLDOUT_DATA = "sklearn:digits?n_class=7&fraction=0.3&seed=7"
 
 
 def create_dag() -> PipelineDAG:
-    return PipelineDAG(
-        nodes=[
-            "DataLoading_training",
-            "TabularPreprocessing_training",
-            "XGBoostTraining",
-            "DataLoading_calibration",
-            "TabularPreprocessing_calibration",
-            "XGBoostModelEval_calibration",
-            "ModelCalibration_calibration",
-            "Package",
-            "Payload",
-            "Registration",
-        ],
-        edges=[
-            ("DataLoading_training", "TabularPreprocessing_training"),
-            ("TabularPreprocessing_training", "XGBoostTraining"),
-            ("DataLoading_calibration", "TabularPreprocessing_calibration"),
-            ("XGBoostTraining", "XGBoostModelEval_calibration"),
-            ("TabularPreprocessing_calibration", "XGBoostModelEval_calibration"),
-            ("XGBoostModelEval_calibration", "ModelCalibration_calibration"),
-            ("XGBoostTraining", "Package"),
-            ("ModelCalibration_calibration", "Package"),
-            ("Package", "Payload"),
-            ("Package", "Registration"),
-            ("Payload", "Registration"),
-        ],
-        description="XGBoost multiclass end to end: train a classifier of several classes, "
+    """The nodes and edges of `xgboost.complete_e2e`: only the data and the label differ."""
+    dag = complete_e2e.create_dag()
+    dag.description = (
+        "XGBoost multiclass end to end: train a classifier of several classes, "
         "evaluate and calibrate it per class on another dataset, package, generate payloads, "
-        "register",
+        "register"
     )
+    return dag
 
 
 def get_dag_metadata() -> DagMetadata:

@@ -6,38 +6,20 @@ from __future__ import annotations
 
 from cursus.api.dag import PipelineDAG
 from cursus.pipeline_catalog.model import DagMetadata, describe_dag
+from cursus.pipeline_catalog.shared_dags.xgboost import standard_e2e
 
 TRAINING_DATA = "sklearn:diabetes?fraction=0.3&seed=7&part=rest"
 HOLDOUT_DATA = "sklearn:diabetes?fraction=0.3&seed=7"
 
 
 def create_dag() -> PipelineDAG:
-    return PipelineDAG(
-        nodes=[
-            "DataLoading_training",
-            "TabularPreprocessing_training",
-            "XGBoostTraining",
-            "DataLoading_evaluation",
-            "TabularPreprocessing_evaluation",
-            "XGBoostModelEval_evaluation",
-            "Package",
-            "Payload",
-            "Registration",
-        ],
-        edges=[
-            ("DataLoading_training", "TabularPreprocessing_training"),
-            ("TabularPreprocessing_training", "XGBoostTraining"),
-            ("DataLoading_evaluation", "TabularPreprocessing_evaluation"),
-            ("XGBoostTraining", "XGBoostModelEval_evaluation"),
-            ("TabularPreprocessing_evaluation", "XGBoostModelEval_evaluation"),
-            ("XGBoostTraining", "Package"),
-            ("Package", "Payload"),
-            ("Package", "Registration"),
-            ("Payload", "Registration"),
-        ],
-        description="XGBoost regression end to end: train a regressor, evaluate it on a "
-        "disjoint holdout (RMSE, MAE, R^2), package, generate payloads, register",
+    """The nodes and edges of `xgboost.standard_e2e`: only the data and the label differ."""
+    dag = standard_e2e.create_dag()
+    dag.description = (
+        "XGBoost regression end to end: train a regressor, evaluate it on a "
+        "disjoint holdout (RMSE, MAE, R^2), package, generate payloads, register"
     )
+    return dag
 
 
 def get_dag_metadata() -> DagMetadata:
