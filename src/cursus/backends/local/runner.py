@@ -7,12 +7,14 @@ inputs and definition are unchanged is taken from the cache; every run and step 
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import multiprocessing
 import os
 import re
 import shutil
+import signal
 import threading
 import time
 import uuid
@@ -24,6 +26,7 @@ from typing import Any
 
 from cursus.backends.local import launch
 from cursus.backends.local.hooks import RunHooks
+from cursus.backends.local.processes import pid_alive
 from cursus.backends.local.records import RunRecords
 from cursus.backends.local.store import ArtifactStore, tree_digest
 from cursus.errors import PlanError, RunError
@@ -41,6 +44,8 @@ NOT_IN_CACHE_KEY = {
 LOG_TAIL_LINES = 15
 RUN_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:+-]{0,200}$")
 _forkserver_lock = threading.Lock()
+# what multiprocessing reports when the fork server cannot tell a step's exit status
+FORK_SERVER_LOST = 255
 
 
 @dataclass
@@ -429,19 +434,46 @@ class LocalRunner:
         return sorted(seen)
 
     def _spawn(self, request: dict[str, Any], timeout: float) -> int | None:
-        _context(self._frameworks())
-        proc = launch.StepProcess(
-            target=launch.run_step, args=(request,), name=f"cursus-{request['step']}"
-        )
-        proc.start()
-        proc.join(timeout)
-        if proc.is_alive():
-            proc.kill()
-            proc.join()
-            with open(request["log_path"], "a") as log:
-                log.write(f"[cursus] killed after max_runtime_seconds={timeout:g}\n")
-            return -9
-        return proc.exitcode
+        """Run the step in a process forked from the fork server; its exit code (-9 when killed
+        at `timeout`).
+
+        The fork server reports each step's exit status. Should the server itself die while a
+        step runs (seen once in CI, under load), multiprocessing says 255 at once, though the step
+        process, orphaned, runs on: the step is then awaited by its pid and judged by the result
+        it wrote; a step that was lost with the server, leaving no result, is started once more
+        (on a new server; that is no fault of the step's, so it uses none of its retries).
+        """
+        deadline = time.monotonic() + timeout
+        for launch_number in (1, 2):
+            _context(self._frameworks())
+            proc = launch.StepProcess(
+                target=launch.run_step, args=(request,), name=f"cursus-{request['step']}"
+            )
+            proc.start()
+            proc.join(max(0.0, deadline - time.monotonic()))
+            if proc.is_alive():
+                proc.kill()
+                proc.join()
+                return self._killed_at(request, timeout)
+            if proc.exitcode != FORK_SERVER_LOST:
+                return proc.exitcode
+            _log_line(request, f"the fork server was lost while the step ran (pid {proc.pid})")
+            if not _await_orphan(proc.pid, deadline):
+                return self._killed_at(request, timeout)
+            if Path(request["result_path"]).exists():
+                return 0 if _read_json(Path(request["result_path"])).get("ok") else 1
+            if launch_number == 2:
+                break
+            _log_line(request, "the step left no result; starting it again on a new fork server")
+            for folder in request["output_paths"].values():
+                shutil.rmtree(folder, ignore_errors=True)
+                Path(folder).mkdir(parents=True)
+        return FORK_SERVER_LOST
+
+    @staticmethod
+    def _killed_at(request: dict[str, Any], timeout: float) -> int:
+        _log_line(request, f"killed after max_runtime_seconds={timeout:g}")
+        return -9
 
     def _frameworks(self) -> set[str]:
         return {s.framework for s in self.plan.steps}
@@ -572,7 +604,29 @@ def _read_json(path: Path) -> dict[str, Any]:
 def _exit_reason(exitcode: int | None) -> str:
     if exitcode is not None and exitcode < 0:
         return f"the step process was killed by signal {-exitcode}"
+    if exitcode == FORK_SERVER_LOST:
+        return (
+            "the fork server was lost while the step ran and the step left no result, twice; "
+            "run again (`cursus run` resumes from the steps that finished)"
+        )
     return f"the step process exited with code {exitcode}"
+
+
+def _log_line(request: dict[str, Any], text: str) -> None:
+    with open(request["log_path"], "a") as log:
+        log.write(f"[cursus] {text}\n")
+
+
+def _await_orphan(pid: int | None, deadline: float) -> bool:
+    """Wait for a step process that is no longer our fork server's child; False (after killing
+    it) when it outlives `deadline`."""
+    while pid_alive(pid):
+        if time.monotonic() >= deadline:
+            with contextlib.suppress(ProcessLookupError, PermissionError, TypeError):
+                os.kill(pid, signal.SIGKILL)  # type: ignore[arg-type]
+            return False
+        time.sleep(0.02)
+    return True
 
 
 def _tail(path: Path, lines: int = LOG_TAIL_LINES) -> str:

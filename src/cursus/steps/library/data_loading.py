@@ -2,9 +2,10 @@
 
 DATA_SOURCE forms:
 - a local path or ``s3://`` / ``file://`` URI to a ``.csv``, ``.parquet`` or ``.jsonl``/``.json``
-  (JSON lines) file, read through fsspec where it is installed, and otherwise (the SageMaker
-  images have no fsspec, and jobs may have no internet to install it) with the standard library
-  and, for ``s3://``, boto3, which every image has;
+  (JSON lines) file, optionally compressed (``.gz``, ``.bz2``, ``.xz``, ``.zst``). A local file (a
+  named pipe too) is read directly; a remote one through fsspec where it is installed, and
+  otherwise (the SageMaker images have no fsspec, and jobs may have no internet to install it),
+  for ``s3://``, with boto3, which every image has;
 - ``sklearn:breast_cancer`` (binary; also ``wine``, 3 classes, ``digits``, 10 classes, or the first
   N of them with ``?n_class=N``, and ``diabetes``, a regression target), a bundled dataset for
   examples and tests;
@@ -205,8 +206,11 @@ def load_file(location: str) -> pd.DataFrame:
 
 
 def open_source(location: str) -> Any:
-    """A binary handle on the (decompressed) file: fsspec when installed, so any filesystem it
-    knows works; else the local file or the s3:// object fetched with boto3."""
+    """A binary handle on the (decompressed) file: a local file directly (a named pipe too, which
+    fsspec's local files, seeking to learn their size, cannot read); other schemes through fsspec
+    when installed, so any filesystem it knows works; else the s3:// object fetched with boto3."""
+    if scheme_of(location) in (None, "file"):
+        return _open_without_fsspec(location)
     try:
         import fsspec
     except ImportError:
