@@ -190,7 +190,7 @@ def test_a_node_that_names_no_step_type_is_an_error_listing_them(node: str) -> N
 def test_an_unknown_step_type_lists_the_known_ones() -> None:
     with pytest.raises(
         SpecError,
-        match="unknown step type 'CatBoostTraining'; known: CradleDataLoading, DataLoading, ",
+        match="unknown step type 'CatBoostTraining'; known: CradleDataLoading, CurrencyConversion, DataLoading, ",
     ):
         get_step_unit("CatBoostTraining")
 

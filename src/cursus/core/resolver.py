@@ -22,6 +22,7 @@ KIND_SCORE = 0.4
 SOURCE_SCORE = 0.3
 NAME_SCORE = 0.2
 KEYWORD_SCORE = 0.1
+AFFINITY_SCORE = 0.01  # breaks ties only: less than any other evidence (0.05 steps)
 URI_PATTERN = re.compile(r"^([a-z][a-z0-9+.-]*://|/)")
 
 
@@ -84,6 +85,30 @@ def score_candidate(
     return Candidate(producer, out.name, round(score, 4), tuple(reasons))
 
 
+def _job_type(node: str) -> str | None:
+    try:
+        return step_library().split_node_name(node)[1]
+    except CursusError:
+        return None
+
+
+def _with_affinity(inp: InputSpec, node: str, candidate: Candidate) -> Candidate:
+    """A fitted-transform step's `_evaluation` node has two producers of each kind: its own job
+    type's data and the `_training` node's fit. The input's affinity says which one it wants."""
+    if not inp.job_type_affinity:
+        return candidate
+    wanted = _job_type(node) if inp.job_type_affinity == "same" else "training"
+    producer_job = _job_type(candidate.producer)
+    if wanted is None or producer_job != wanted:
+        return candidate
+    return Candidate(
+        candidate.producer,
+        candidate.output,
+        round(candidate.score + AFFINITY_SCORE, 4),
+        (*candidate.reasons, f"job type '{wanted}' preferred"),
+    )
+
+
 def resolve_node(
     node: str,
     spec: StepSpec,
@@ -111,7 +136,7 @@ def resolve_node(
                 problems.append(exc)
             continue
         candidates = [
-            c
+            _with_affinity(inp, node, c)
             for producer in dag.get_dependencies(node)
             for out in specs[producer].outputs
             if (c := score_candidate(inp, producer, specs[producer].step_type, out)) is not None

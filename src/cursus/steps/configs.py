@@ -158,6 +158,137 @@ class StratifiedSamplingConfig(BasePipelineConfig):
     random_seed: int = 42
 
 
+_IMPUTE_STRATEGY = Literal["mean", "median", "mode", "constant"]
+
+
+class MissingValueImputationConfig(BasePipelineConfig):
+    """Fill missing values with statistics fitted on the training split (per column, by type)."""
+
+    numerical_strategy: Literal["mean", "median", "mode", "constant"] = "median"
+    categorical_strategy: Literal["mode", "constant"] = "mode"
+    numerical_constant: float = 0.0
+    categorical_constant: str = "missing"
+    column_strategies: dict[str, _IMPUTE_STRATEGY] = Field(
+        default_factory=dict, description="column -> strategy, overriding the type's default"
+    )
+    fill_values: dict[str, float | str] = Field(
+        default_factory=dict, description="column -> the value a 'constant' strategy fills in"
+    )
+    exclude_columns: list[str] = Field(
+        default_factory=list, description="columns left as they are (the label and id always are)"
+    )
+
+
+class RiskTableMappingConfig(BasePipelineConfig):
+    """Replace each category by the label's smoothed mean among the training rows that have it."""
+
+    categorical_columns: list[str] | None = Field(
+        default=None,
+        description="columns to map; unset, the columns preprocessing encoded as categories",
+    )
+    smooth_factor: float = Field(
+        default=0.01,
+        ge=0,
+        le=1,
+        description="weight of the overall rate in each category's risk (a share of the rows)",
+    )
+    count_threshold: int = Field(
+        default=5, ge=0, description="a category seen fewer times gets the overall rate"
+    )
+    max_unique: int = Field(
+        default=100, ge=1, description="a column with more categories than this is refused"
+    )
+
+
+class FeatureSelectionConfig(BasePipelineConfig):
+    """Keep the features several selection methods agree on, fitted on the training split."""
+
+    selection_methods: list[
+        Literal["variance", "correlation", "mutual_info", "f_test", "random_forest", "lasso"]
+    ] = Field(
+        default_factory=lambda: ["variance", "correlation", "mutual_info", "random_forest"],
+        min_length=1,
+        description="statistical (variance, correlation, mutual_info, f_test) and model-based "
+        "(random_forest, lasso) methods; each votes for its top features",
+    )
+    n_features_to_select: int = Field(default=10, ge=1)
+    combination_strategy: Literal["voting", "rank", "union", "intersection"] = Field(
+        default="voting",
+        description="voting: most methods' top-N; rank: best mean rank; union / intersection "
+        "of every method's top-N",
+    )
+    variance_threshold: float = Field(default=0.0, ge=0)
+    correlation_threshold: float = Field(
+        default=0.95, gt=0, le=1, description="of two features correlated above this, one goes"
+    )
+    random_seed: int = 42
+
+
+class TemporalSplitPreprocessingConfig(BasePipelineConfig):
+    """Split by time and by entity: rows on or after split_date are the out-of-time test split;
+    the earlier rows split into train and val by entity, so no entity is in both. Fits the same
+    preprocessing as TabularPreprocessing on the train split."""
+
+    train_ratio: float = Field(
+        default=0.8, gt=0, lt=1, description="share of the in-time entities that train"
+    )
+    categorical_columns: list[str] | None = Field(
+        default=None, description="columns to encode as categories; detected from dtypes when unset"
+    )
+    random_seed: int = 42
+    date_field: str = Field(default="date", description="the column holding each row's date")
+    group_id_field: str | None = Field(
+        default=None, description="the entity column (e.g. customer id); unset, rows split alone"
+    )
+    split_date: str | None = Field(
+        default=None,
+        description="ISO date: rows from it on are the out-of-time holdout; unset, the latest "
+        "oot_fraction of dates",
+    )
+    oot_fraction: float = Field(default=0.2, gt=0, lt=1)
+
+    @field_validator("split_date")
+    @classmethod
+    def _iso_date(cls, value: str | None) -> str | None:
+        import datetime
+
+        if value is not None:
+            try:
+                datetime.date.fromisoformat(value[:10])
+            except ValueError:
+                raise ValueError("use an ISO date such as 2024-07-01") from None
+        return value
+
+
+class CurrencyConversionConfig(BasePipelineConfig):
+    """Convert money columns into one currency with a fixed rate table, in the pipeline and in
+    the packaged model alike."""
+
+    currency_field: str = Field(
+        default="currency", description="the column holding each row's currency code"
+    )
+    amount_fields: list[str] = Field(
+        default_factory=list, description="the money columns to convert"
+    )
+    target_currency: str = "USD"
+    exchange_rates: dict[str, float] = Field(
+        default_factory=dict,
+        description="currency code -> units of target_currency per unit of it",
+    )
+    default_currency: str | None = Field(
+        default=None,
+        description="the currency of a row whose code is missing; unset, such rows are an error",
+    )
+
+    @field_validator("exchange_rates")
+    @classmethod
+    def _positive_rates(cls, value: dict[str, float]) -> dict[str, float]:
+        bad = sorted(code for code, rate in value.items() if not rate > 0)
+        if bad:
+            raise ValueError(f"rates must be positive numbers; fix {bad}")
+        return value
+
+
 class XGBoostHyperparameters(BaseModel):
     model_config = ConfigDict(extra="forbid")
 

@@ -56,6 +56,9 @@ class InputSpec(_Strict):
     one_of: str = ""
     compatible_sources: tuple[str, ...] = ()
     keywords: tuple[str, ...] = ()
+    # between producers that fit equally well, prefer one of the node's own job type ("same":
+    # its data) or of the training job type ("training": what was fitted there)
+    job_type_affinity: Literal["", "same", "training"] = ""
     description: str = ""
 
     @model_validator(mode="after")

@@ -266,28 +266,38 @@ def _json_default(value: Any) -> Any:
 
 
 def read_table(directory: str | Path) -> pd.DataFrame:
-    """Read the one table in `directory` (data.parquet, or a single .parquet/.csv file)."""
+    """Read the one table in `directory` (data.parquet, or a single .parquet/.csv file), with
+    the ids of the fitted transforms already applied to it in `df.attrs` (see TRANSFORMS_FILE)."""
     directory = Path(directory)
     if directory.is_file():
         return _read_file(directory)
     preferred = directory / TABLE_FILE
     if preferred.is_file():
-        return pd.read_parquet(preferred)
-    files = sorted(p for p in directory.glob("*") if p.suffix in {".parquet", ".csv"})
-    if not files:
-        raise StepInputError(f"no data.parquet (or other table file) in {directory}")
-    return pd.concat([_read_file(p) for p in files], ignore_index=True)
+        df = pd.read_parquet(preferred)
+    else:
+        files = sorted(p for p in directory.glob("*") if p.suffix in {".parquet", ".csv"})
+        if not files:
+            raise StepInputError(f"no data.parquet (or other table file) in {directory}")
+        df = pd.concat([_read_file(p) for p in files], ignore_index=True)
+    marker = directory / TRANSFORMS_FILE
+    df.attrs[APPLIED] = list(load_json(marker)["applied"]) if marker.is_file() else []
+    return df
 
 
 def _read_file(path: Path) -> pd.DataFrame:
     return pd.read_parquet(path) if path.suffix == ".parquet" else pd.read_csv(path)
 
 
-def write_table(df: pd.DataFrame, directory: str | Path) -> Path:
+def write_table(df: pd.DataFrame, directory: str | Path, applied: list[str] | None = None) -> Path:
+    """Write `df` as directory/data.parquet; `applied` (default: what `df.attrs` says) names the
+    fitted transforms it has been through, so later steps apply only the rest of the chain."""
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
     path = directory / TABLE_FILE
     df.to_parquet(path, index=False)
+    applied = list(df.attrs.get(APPLIED, [])) if applied is None else list(applied)
+    if applied:
+        save_json({"applied": applied}, directory / TRANSFORMS_FILE)
     return path
 
 
@@ -401,12 +411,22 @@ def _finite(value: Any) -> float:
 
 
 def apply_preprocessing(df: pd.DataFrame, artifacts: dict[str, Any]) -> np.ndarray:
-    """Turn raw feature columns into the float32 matrix the model was trained on."""
+    """Turn raw feature columns into the float32 matrix the model was trained on: the fitted
+    transforms the rows have not been through yet (all of them for rows from a request), then
+    the encoding TabularPreprocessing fitted."""
     if not artifacts.get("fitted"):
         raise StepInputError(
             "preprocessing artifacts were not fitted (they come from a TabularPreprocessing step "
             "whose job_type is not 'training'); bind the training preprocessing output instead"
         )
+    chain = transform_chain(artifacts)
+    if chain:
+        df = apply_transforms(df, pending_transforms(chain, df.attrs.get(APPLIED, [])))
+    return encode_features(df, artifacts)
+
+
+def encode_features(df: pd.DataFrame, artifacts: dict[str, Any]) -> np.ndarray:
+    """The encoding alone, for rows that have been through the whole transform chain."""
     features: list[str] = artifacts["features"]
     missing = [c for c in features if c not in df.columns]
     if missing:
@@ -428,6 +448,202 @@ def apply_preprocessing(df: pd.DataFrame, artifacts: dict[str, Any]) -> np.ndarr
             df[c].astype("string").map(codes).astype("float64").fillna(-1.0).to_numpy()
         )
     return out.astype(np.float32)
+
+
+# ---------------------------------------------------------------- the fitted transform chain
+#
+# Steps such as MissingValueImputation and RiskTableMapping fit a transform on the training split
+# and append it to preprocessing.json's "transforms"; the encoding fields there describe the
+# columns as the last transform leaves them. The data they write has been through the chain so
+# far, and says so in TRANSFORMS_FILE beside data.parquet; a request served by the packaged model
+# has been through none of it. apply_preprocessing applies what is left, so no row is
+# transformed twice.
+
+TRANSFORMS_FILE = "transforms_applied.json"
+APPLIED = "cursus_transforms_applied"  # df.attrs key read_table sets
+
+
+def transform_chain(artifacts: dict[str, Any]) -> list[dict[str, Any]]:
+    return list(artifacts.get("transforms") or [])
+
+
+def new_transform(kind: str, step_type: str, **params: Any) -> dict[str, Any]:
+    """A chain entry; its id digests what it does, so equal fits have equal ids."""
+    body = {"kind": kind, "step_type": step_type, **params}
+    text = json.dumps(body, sort_keys=True, default=_json_default)
+    return {"id": f"{step_type}#{hashlib.sha256(text.encode()).hexdigest()[:12]}", **body}
+
+
+def pending_transforms(chain: list[dict[str, Any]], applied: list[str]) -> list[dict[str, Any]]:
+    ids = [t["id"] for t in chain]
+    if list(applied) != ids[: len(applied)]:
+        raise StepInputError(
+            f"the rows went through the transforms {list(applied)}, which do not begin the fitted "
+            f"chain {ids}; feed this step data processed by the same fitted steps (the "
+            "preprocessing_artifacts of their _training nodes)"
+        )
+    return chain[len(applied) :]
+
+
+def apply_transforms(df: pd.DataFrame, transforms: list[dict[str, Any]]) -> pd.DataFrame:
+    """`df` after each transform in turn; a column a transform names but `df` lacks is skipped
+    (a request needs only the features the model uses)."""
+    if not transforms:
+        return df
+    applied = list(df.attrs.get(APPLIED, []))
+    df = df.copy()
+    for transform in transforms:
+        kind = transform.get("kind")
+        apply = _TRANSFORM_KINDS.get(str(kind))
+        if apply is None:
+            raise StepInputError(
+                f"preprocessing.json has a transform of kind {kind!r} this code does not know "
+                f"(known: {sorted(_TRANSFORM_KINDS)}); package the model with the Cursus that "
+                "trained it"
+            )
+        df = apply(df, transform)
+        applied.append(transform["id"])
+    df.attrs[APPLIED] = applied
+    return df
+
+
+def _impute(df: pd.DataFrame, transform: dict[str, Any]) -> pd.DataFrame:
+    for column, value in transform["values"].items():
+        if column in df.columns and df[column].isna().any():
+            numeric = isinstance(value, (int, float)) and not isinstance(value, bool)
+            if numeric:
+                filled = pd.to_numeric(df[column], errors="coerce").fillna(value)
+            else:
+                filled = df[column].astype("object").where(df[column].notna(), value)
+            df[column] = filled
+    return df
+
+
+def _risk_table(df: pd.DataFrame, transform: dict[str, Any]) -> pd.DataFrame:
+    for column, table in transform["tables"].items():
+        if column in df.columns:
+            keys = df[column].map(label_key, na_action="ignore")
+            risk = keys.map(table["risk"]).astype("float64")
+            df[column] = risk.fillna(float(table["default"])).to_numpy()
+    return df
+
+
+def _select(df: pd.DataFrame, transform: dict[str, Any]) -> pd.DataFrame:
+    keep = [c for c in df.columns if c in {*transform["keep"], *transform["pass_columns"]}]
+    return df[keep]
+
+
+def _currency(df: pd.DataFrame, transform: dict[str, Any]) -> pd.DataFrame:
+    field = transform["currency_field"]
+    amounts = [c for c in transform["amount_fields"] if c in df.columns]
+    if not amounts:
+        return df
+    if field not in df.columns:
+        raise StepInputError(
+            f"currency column {field!r} is missing; the amounts {amounts} need it to be converted"
+        )
+    codes = df[field].astype("object").where(df[field].notna(), transform["default_currency"])
+    if codes.isna().any():
+        raise StepInputError(
+            f"{int(codes.isna().sum())} row(s) have no {field!r}; set default_currency on "
+            "CurrencyConversion or fill the column"
+        )
+    rates = codes.astype(str).str.upper().map(transform["rates"])
+    unknown = sorted(set(codes[rates.isna()].astype(str)))
+    if unknown:
+        raise StepInputError(
+            f"no exchange rate for currency {unknown[:10]} in column {field!r}; add them to "
+            f"exchange_rates (known: {sorted(transform['rates'])})"
+        )
+    for column in amounts:
+        df[column] = pd.to_numeric(df[column], errors="coerce") * rates.to_numpy()
+    return df
+
+
+_TRANSFORM_KINDS = {
+    "impute": _impute,
+    "risk_table": _risk_table,
+    "select": _select,
+    "currency": _currency,
+}
+
+
+def run_transform_step(
+    step_type: str,
+    input_paths: dict[str, str],
+    output_paths: dict[str, str],
+    job_type: str,
+    fit: Any,
+) -> dict[str, float]:
+    """What every fitted-transform step does with its processed_data and preprocessing_artifacts.
+
+    Training job type: `fit(train, artifacts)` returns the transform fitted on the train split
+    and the artifacts with the encoding updated for the columns it changes; the transform is
+    appended to the chain and applied to every split. Other job types apply, with the artifacts of
+    the `_training` node, the chain up to this step type's transform. Each split is written with
+    the record of what it has been through.
+    """
+    artifacts_dir = input_paths.get("preprocessing_artifacts")
+    if not artifacts_dir or not (Path(artifacts_dir) / PREPROCESSING_FILE).is_file():
+        raise StepInputError(
+            f"{step_type} needs preprocessing_artifacts (preprocessing.json): from "
+            f"TabularPreprocessing_training for the training job type, from {step_type}_training "
+            "for the others"
+        )
+    artifacts = load_preprocessing(artifacts_dir)
+    if not artifacts.get("fitted"):
+        raise StepInputError(
+            f"{artifacts_dir}/{PREPROCESSING_FILE} was not fitted (a non-training "
+            f"TabularPreprocessing wrote it); bind {step_type}_training's preprocessing_artifacts"
+        )
+    source, out = Path(input_paths["processed_data"]), Path(output_paths["processed_data"])
+    splits = sorted(p.name for p in source.iterdir() if p.is_dir()) if source.is_dir() else []
+    if not splits:
+        raise StepInputError(f"{source} holds no split folders; feed it a processed_data output")
+    chain = transform_chain(artifacts)
+    metrics: dict[str, float] = {}
+    if job_type == "training":
+        if "train" not in splits:
+            raise StepInputError(
+                f"{source} has no train/ split (found {splits}); the training job type fits on "
+                "the processed_data of a training TabularPreprocessing"
+            )
+        train = read_table(source / "train")
+        train = apply_transforms(train, pending_transforms(chain, train.attrs.get(APPLIED, [])))
+        transform, artifacts = fit(train, artifacts)
+        chain = [*chain, transform]
+        artifacts = {**artifacts, "transforms": chain}
+        metrics["fitted"] = 1.0
+    for split in splits:
+        df = read_table(source / split)
+        pending = pending_transforms(chain, df.attrs.get(APPLIED, []))
+        upto = next((i for i, t in enumerate(pending) if t.get("step_type") == step_type), None)
+        if upto is None:
+            raise StepInputError(
+                f"the preprocessing_artifacts hold no {step_type} transform that {source / split} "
+                f"has not been through yet; bind the preprocessing_artifacts of {step_type}_training"
+            )
+        df = apply_transforms(df, pending[: upto + 1])
+        write_table(df, out / split)
+        metrics[f"n_{split}"] = float(len(df))
+    save_json(artifacts, Path(output_paths["preprocessing_artifacts"]) / PREPROCESSING_FILE)
+    return metrics
+
+
+def encoding_as_numeric(
+    artifacts: dict[str, Any], train: pd.DataFrame, columns: list[str]
+) -> dict[str, Any]:
+    """The artifacts with `columns` encoded as numbers, imputed and bounded from `train` (after a
+    transform made them numeric or changed their scale)."""
+    categories = {c: v for c, v in artifacts["categories"].items() if c not in columns}
+    impute = dict(artifacts["numeric_impute"])
+    stats = dict(artifacts.get("numeric_stats", {}))
+    for c in columns:
+        values = pd.to_numeric(train[c], errors="coerce")
+        median = values.median()
+        impute[c] = 0.0 if pd.isna(median) else float(median)
+        stats[c] = {"min": _finite(values.min()), "max": _finite(values.max())}
+    return {**artifacts, "categories": categories, "numeric_impute": impute, "numeric_stats": stats}
 
 
 def _numeric_block(df: pd.DataFrame, columns: list[str], impute: dict[str, float]) -> np.ndarray:

@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from _tabular import (
+    APPLIED,
     PREPROCESSING_FILE,
     StepInputError,
     env_int,
@@ -106,7 +107,7 @@ def main(
         if split == sampled_split:
             df = read_table(source / split)
             kept = sample(df, field, strategy, target, minimum, seed)
-            write_table(kept, out / split)
+            write_table(kept, out / split, applied=df.attrs.get(APPLIED, []))
             metrics.update(n_before=float(len(df)), n_after=float(len(kept)))
             metrics["n_strata"] = float(kept[field].nunique())
         else:
