@@ -15,24 +15,19 @@ from click.testing import CliRunner
 from cursus.cli.main import cli
 from cursus.core.config_file import load_configs
 from cursus.mods.registry import TemplateInfo, TemplateRegistry
-from cursus.pipeline_catalog.index import pipeline_ids
+from cursus.pipeline_catalog.index import catalog_pipelines, pipeline_ids
 from cursus.plan import Plan
 
 CURSUS = Path(sys.executable).with_name("cursus")
 
-MODS_IDS = [
-    "lightgbm_complete_e2e_mods",
-    "model_deployment_mods",
-    "pytorch_complete_e2e_mods",
-    "pytorch_training_mods",
-    "xgboost_complete_e2e_mods",
-    "xgboost_multiclass_e2e_mods",
-    "xgboost_regression_e2e_mods",
-    "xgboost_simple_mods",
-    "xgboost_standard_e2e_mods",
-    "xgboost_training_calibration_mods",
-    "xgboost_training_evaluation_mods",
-]
+# every MODS pipeline of the catalog: the standard ones' ids with _mods
+MODS_IDS = sorted(i for i in pipeline_ids() if i.endswith("_mods"))
+# the standard pipelines whose DAG registers a model
+REGISTERING = sorted(
+    p.id
+    for p in catalog_pipelines()
+    if p.compiler_type == "standard" and "Registration" in p.create_dag().nodes
+)
 
 
 def run(*args: object) -> tuple[int, str]:
@@ -58,23 +53,20 @@ def test_list_filters_and_prints_json() -> None:
     assert code == 0
     assert [e["id"] for e in json.loads(out)] == [
         "pytorch_complete_e2e_mods",
+        "pytorch_standard_e2e_mods",
+        "pytorch_stratified_percentile_e2e_mods",
         "pytorch_training_mods",
     ]
     code, out = run("list", "--task", "registration", "--compiler-type", "standard", "--json")
-    assert [e["id"] for e in json.loads(out)] == [
-        "lightgbm_complete_e2e",
-        "model_deployment",
-        "pytorch_complete_e2e",
-        "xgboost_complete_e2e",
-        "xgboost_multiclass_e2e",
-        "xgboost_regression_e2e",
-        "xgboost_standard_e2e",
-    ]
+    assert [e["id"] for e in json.loads(out)] == REGISTERING
+    assert {"xgboost_complete_e2e", "model_deployment", "pretrained_model_e2e"} <= set(REGISTERING)
     code, out = run("list", "--framework", "lightgbm", "--json")
     assert code == 0
     assert [e["id"] for e in json.loads(out)] == [
         "lightgbm_complete_e2e",
         "lightgbm_complete_e2e_mods",
+        "lightgbm_complete_e2e_with_percentile_calibration",
+        "lightgbm_complete_e2e_with_percentile_calibration_mods",
     ]
 
 
@@ -102,8 +94,8 @@ def test_an_unknown_id_exits_2_listing_the_ids() -> None:
     assert code == 2
     assert "error: no catalog pipeline 'xgboost_simpel'; did you mean 'xgboost_simple'?" in out
     assert (
-        "catalog ids: lightgbm_complete_e2e, lightgbm_complete_e2e_mods, model_deployment, "
-        "model_deployment_mods," in out
+        "catalog ids: lightgbm_complete_e2e, lightgbm_complete_e2e_mods, "
+        "lightgbm_complete_e2e_with_percentile_calibration," in out
     )
 
 
@@ -249,7 +241,7 @@ def test_mods_commands_on_an_absent_registry(registry_path: Path) -> None:
     assert code == 0 and "no template registry" in out
     code, out = run("mods", "check-registry")
     assert code == 0, "nothing registered is not inconsistent"
-    assert "0 registered, 11 not registered, 0 mismatched" in out
+    assert f"0 registered, {len(MODS_IDS)} not registered, 0 mismatched" in out
     code, out = run("mods", "check-registry", "--require-all")
     assert code == 1
     assert not registry_path.exists()

@@ -23,16 +23,26 @@ SHARED_DAGS = shared_dag_ids()
 def test_the_shapes_the_catalog_defines() -> None:
     assert SHARED_DAGS == [
         "generic.deployment",
+        "generic.pretrained_e2e",
         "lightgbm.complete_e2e",
+        "lightgbm.complete_e2e_with_percentile_calibration",
         "pytorch.complete_e2e",
+        "pytorch.standard_e2e",
+        "pytorch.stratified_percentile_e2e",
         "pytorch.training",
         "xgboost.complete_e2e",
+        "xgboost.complete_e2e_with_testing",
+        "xgboost.inference_with_wiki",
         "xgboost.multiclass_e2e",
+        "xgboost.percentile_e2e",
         "xgboost.regression_e2e",
         "xgboost.simple",
         "xgboost.standard_e2e",
         "xgboost.training_with_calibration",
         "xgboost.training_with_evaluation",
+        "xgboost.training_with_feature_selection",
+        "xgboost.training_with_preprocessing",
+        "xgboost.training_with_stratified",
     ]
 
 
@@ -167,7 +177,124 @@ def _complete(trainer: str, evaluator: str) -> set[str]:
     )
 
 
+def _fitted_chain(steps: list[str], trainer: str, holdout: str) -> set[str]:
+    """Fitted-transform steps in a row on both sides: each takes its data from the step before it
+    on its own side and, off the training side, the fit of its _training twin."""
+    bound: set[str] = set()
+    for side in ("training", holdout):
+        before = f"TabularPreprocessing_{side}"
+        for step in steps:
+            node = f"{step}_{side}"
+            fit_from = before if side == "training" else f"{step}_training"
+            bound |= {
+                f"{node}.processed_data <- {before}.processed_data",
+                f"{node}.preprocessing_artifacts <- {fit_from}.preprocessing_artifacts",
+            }
+            before = node
+    last = f"{steps[-1]}_training"
+    return (
+        {b for b in _training(trainer) if "TabularPreprocessing_training." in b.split(" <- ")[0]}
+        | {
+            f"{trainer}.input_path <- {last}.processed_data",
+            f"{trainer}.preprocessing_artifacts <- {last}.preprocessing_artifacts",
+        }
+        | {
+            f"TabularPreprocessing_{holdout}.data_input <- DataLoading_{holdout}.data",
+            f"TabularPreprocessing_{holdout}.metadata_input <- DataLoading_{holdout}.metadata",
+            f"XGBoostModelEval_{holdout}.model_input <- {trainer}.model_output",
+            f"XGBoostModelEval_{holdout}.processed_data <- {steps[-1]}_{holdout}.processed_data",
+        }
+        | bound
+    )
+
+
+PERCENTILE = "PercentileModelCalibration_calibration.evaluation_data <- {}_calibration.eval_output"
+
+
+def _percentile_release(trainer: str, scorer: str) -> set[str]:
+    """Percentiles from a holdout's scores, packaged; payloads from the trained model itself."""
+    return {
+        PERCENTILE.format(scorer),
+        f"Package.model_input <- {trainer}.model_output",
+        "Package.calibration_model <- PercentileModelCalibration_calibration.calibration_output",
+        f"Payload.model_input <- {trainer}.model_output",
+        "Registration.packaged_model <- Package.packaged_model",
+        "Registration.payload_sample <- Payload.payload_sample",
+    }
+
+
+def _testing(trainer: str, scorer: str) -> set[str]:
+    return _holdout(trainer, scorer, "testing") | {
+        f"ModelMetricsComputation_testing.processed_data <- {scorer}_testing.eval_output",
+        "ModelWikiGenerator.metrics_output <- ModelMetricsComputation_testing.metrics_output",
+    }
+
+
+def _stratified(trainer: str) -> set[str]:
+    return {
+        b for b in _training(trainer) if "TabularPreprocessing_training." in b.split(" <- ")[0]
+    } | {
+        "StratifiedSampling_training.processed_data <- TabularPreprocessing_training.processed_data",
+        "StratifiedSampling_training.preprocessing_artifacts <- "
+        "TabularPreprocessing_training.preprocessing_artifacts",
+        f"{trainer}.input_path <- StratifiedSampling_training.processed_data",
+        f"{trainer}.preprocessing_artifacts <- StratifiedSampling_training.preprocessing_artifacts",
+    }
+
+
 EXPECTED_BINDINGS = {
+    "xgboost.training_with_preprocessing": _fitted_chain(
+        ["MissingValueImputation", "RiskTableMapping"], "XGBoostTraining", "evaluation"
+    ),
+    "xgboost.training_with_feature_selection": _fitted_chain(
+        ["MissingValueImputation", "RiskTableMapping", "FeatureSelection"],
+        "XGBoostTraining",
+        "evaluation",
+    ),
+    "xgboost.training_with_stratified": _stratified("XGBoostTraining")
+    | _holdout("XGBoostTraining", "XGBoostModelEval", "evaluation"),
+    "xgboost.percentile_e2e": _training("XGBoostTraining")
+    | _holdout("XGBoostTraining", "XGBoostModelEval", "calibration")
+    | _percentile_release("XGBoostTraining", "XGBoostModelEval"),
+    "xgboost.complete_e2e_with_testing": _training("XGBoostTraining")
+    | _holdout("XGBoostTraining", "XGBoostModelInference", "calibration")
+    | _testing("XGBoostTraining", "XGBoostModelInference")
+    | _percentile_release("XGBoostTraining", "XGBoostModelInference"),
+    "lightgbm.complete_e2e_with_percentile_calibration": _training("LightGBMTraining")
+    | _holdout("LightGBMTraining", "LightGBMModelEval", "calibration")
+    | _testing("LightGBMTraining", "LightGBMModelInference")
+    | _percentile_release("LightGBMTraining", "LightGBMModelEval"),
+    "pytorch.standard_e2e": _training("PyTorchTraining")
+    | _holdout("PyTorchTraining", "PyTorchModelEval", "validation")
+    | {
+        "Package.model_input <- PyTorchTraining.model_output",
+        "Payload.model_input <- PyTorchTraining.model_output",
+        "Registration.packaged_model <- Package.packaged_model",
+        "Registration.payload_sample <- Payload.payload_sample",
+    },
+    "pytorch.stratified_percentile_e2e": _stratified("PyTorchTraining")
+    | _holdout("PyTorchTraining", "PyTorchModelInference", "calibration")
+    | _percentile_release("PyTorchTraining", "PyTorchModelInference"),
+    "generic.pretrained_e2e": {
+        "DummyTraining.model_artifacts_input <- s3://bucket/model.tar.gz",
+        "Package.model_input <- DummyTraining.model_output",
+        "Payload.model_input <- DummyTraining.model_output",
+        "Registration.packaged_model <- Package.packaged_model",
+        "Registration.payload_sample <- Payload.payload_sample",
+    },
+    "xgboost.inference_with_wiki": {
+        "DummyTraining.model_artifacts_input <- s3://bucket/model.tar.gz",
+        "TabularPreprocessing_calibration.data_input <- DataLoading_calibration.data",
+        "TabularPreprocessing_calibration.metadata_input <- DataLoading_calibration.metadata",
+        "XGBoostModelInference_calibration.model_input <- DummyTraining.model_output",
+        "XGBoostModelInference_calibration.processed_data <- "
+        "TabularPreprocessing_calibration.processed_data",
+        "ModelMetricsComputation_calibration.processed_data <- "
+        "XGBoostModelInference_calibration.eval_output",
+        "ModelWikiGenerator.metrics_output <- ModelMetricsComputation_calibration.metrics_output",
+        "ModelCalibration_calibration.evaluation_data <- "
+        "XGBoostModelInference_calibration.eval_output",
+    },
     "xgboost.simple": _training("XGBoostTraining"),
     "xgboost.training_with_evaluation": _training("XGBoostTraining")
     | _holdout("XGBoostTraining", "XGBoostModelEval", "evaluation"),

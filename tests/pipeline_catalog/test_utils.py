@@ -26,19 +26,10 @@ from cursus.plan import Plan
 def test_pipelines_by_compiler_type() -> None:
     standard = [e["id"] for e in get_standard_pipelines()]
     mods = [e["id"] for e in get_mods_pipelines()]
-    assert standard == [
-        "lightgbm_complete_e2e",
-        "model_deployment",
-        "pytorch_complete_e2e",
-        "pytorch_training",
-        "xgboost_complete_e2e",
-        "xgboost_multiclass_e2e",
-        "xgboost_regression_e2e",
-        "xgboost_simple",
-        "xgboost_standard_e2e",
-        "xgboost_training_calibration",
-        "xgboost_training_evaluation",
-    ]
+    assert standard == sorted(standard) and len(standard) == 21
+    assert {"model_deployment", "xgboost_simple", "xgboost_training_with_feature_selection"} <= set(
+        standard
+    )
     assert mods == [f"{i}_mods" for i in standard]
     assert list_pipelines_by_compiler_type("mods") == get_mods_pipelines()
     assert [e["id"] for e in list_pipelines_by_compiler_type()] == standard
@@ -139,27 +130,36 @@ def test_a_bad_target_is_named() -> None:
 
 def test_recommend_ranks_and_explains() -> None:
     found = recommend_pipelines(framework="xgboost", task="evaluation", compiler_type="standard")
-    # ties (score 4) go to the simpler pipeline, then by id; the default limit is 5
+    # ties (score 6) go to the simpler pipeline, then by id; the default limit is 5
     assert [r.id for r in found] == [
+        "xgboost_inference_with_wiki",
         "xgboost_training_evaluation",
+        "xgboost_training_with_preprocessing",
+        "xgboost_training_with_stratified",
+        "xgboost_training_with_feature_selection",  # advanced: after the standard ones
+    ]
+    assert [r.score for r in found] == [6] * 5
+    assert found[0].reasons == ("framework xgboost", "task evaluation")
+    more = recommend_pipelines(
+        framework="xgboost", task="evaluation", compiler_type="standard", limit=7
+    )
+    assert [r.id for r in more] == [r.id for r in found] + [
         "xgboost_training_calibration",
         "xgboost_regression_e2e",
-        "xgboost_standard_e2e",
-        "xgboost_complete_e2e",
     ]
-    assert found[0].score == 6 and found[0].reasons == ("framework xgboost", "task evaluation")
-    assert found[1].reasons == ("framework xgboost", "does evaluation as part of calibration")
-    assert [r.score for r in found[1:]] == [4, 4, 4, 4]
-    more = recommend_pipelines(
-        framework="xgboost", task="evaluation", compiler_type="standard", limit=10
-    )
-    assert [r.id for r in more] == [r.id for r in found] + ["xgboost_multiclass_e2e"]
-    assert more[-1].reasons == ("framework xgboost", "does evaluation as part of end_to_end")
+    assert more[5].reasons == ("framework xgboost", "does evaluation as part of calibration")
+    assert more[6].reasons == ("framework xgboost", "does evaluation as part of end_to_end")
+    assert [r.score for r in more[5:]] == [4, 4]
 
 
 def test_recommend_finds_the_new_frameworks_and_problem_types() -> None:
     found = recommend_pipelines(framework="lightgbm", task="training")
-    assert [r.id for r in found] == ["lightgbm_complete_e2e", "lightgbm_complete_e2e_mods"]
+    assert [r.id for r in found] == [
+        "lightgbm_complete_e2e",
+        "lightgbm_complete_e2e_mods",
+        "lightgbm_complete_e2e_with_percentile_calibration",
+        "lightgbm_complete_e2e_with_percentile_calibration_mods",
+    ]
     assert found[0].reasons == ("framework lightgbm", "does training as part of end_to_end")
     found = recommend_pipelines(framework="xgboost", features=["multiclass"], limit=2)
     assert [(r.id, r.score) for r in found] == [
@@ -173,11 +173,17 @@ def test_recommend_finds_the_new_frameworks_and_problem_types() -> None:
 
 
 def test_recommend_weighs_features_and_takes_generic_pipelines() -> None:
-    found = recommend_pipelines(framework="pytorch", task="registration", features=["calibration"])
+    found = recommend_pipelines(
+        framework="pytorch", task="registration", features=["calibration"], limit=8
+    )
     assert [r.id for r in found] == [
         "pytorch_complete_e2e",
         "pytorch_complete_e2e_mods",
-        "model_deployment",
+        "pytorch_stratified_percentile_e2e",
+        "pytorch_stratified_percentile_e2e_mods",
+        "pytorch_standard_e2e",  # lacks calibration: after those that have it
+        "pytorch_standard_e2e_mods",
+        "model_deployment",  # any framework: after the PyTorch ones
         "model_deployment_mods",
     ]
     assert found[0].reasons == (
@@ -185,7 +191,7 @@ def test_recommend_weighs_features_and_takes_generic_pipelines() -> None:
         "does registration as part of end_to_end",
         "has calibration",
     )
-    assert found[2].reasons == (
+    assert found[6].reasons == (
         "works with any framework, pytorch too",
         "does registration as part of deployment",
         "lacks calibration",

@@ -1,0 +1,9 @@
+"""PyTorch standard end to end, as a MODS template: the shared DAG of `pipelines.pytorch_standard_e2e`, registered with this metadata."""
+
+from __future__ import annotations
+
+from cursus.pipeline_catalog.pipelines import pytorch_standard_e2e
+
+PIPELINE = pytorch_standard_e2e.PIPELINE.mods_variant(author="cursus-catalog", version="1.0.0")
+create_dag = PIPELINE.create_dag
+create_pipeline = PIPELINE.create_pipeline
