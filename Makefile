@@ -66,7 +66,8 @@ lint: $(VENV)/.dev
 	$(VENV)/bin/ruff format --check src tests bench
 
 test: lint twins $(AIRFLOW_VENV)/.installed $(AIRFLOW_VENV)3/.installed chromium
-	OMP_NUM_THREADS=1 $(VENV)/bin/pytest --cov --cov-report=term
+	# one worker per core; a file's tests stay together (modules share workspaces and twins' results)
+	OMP_NUM_THREADS=1 $(VENV)/bin/pytest -n auto --dist loadfile --cov --cov-report=term
 
 bench: $(VENV)/.dev
 	for b in bench/bench_*.py; do OMP_NUM_THREADS=1 $(PY) $$b || exit 1; done

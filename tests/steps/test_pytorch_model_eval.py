@@ -7,9 +7,9 @@ import json
 from pathlib import Path
 
 import _tabular
+import model_eval
 import pandas as pd
 import pytest
-import pytorch_model_eval
 import pytorch_training
 import torch
 import yaml
@@ -57,7 +57,7 @@ def trained(tmp_path: Path) -> dict[str, str]:
 
 def test_writes_predictions_metrics_and_curves(trained: dict[str, str], tmp_path: Path) -> None:
     outputs = {"eval_output": str(tmp_path / "eval"), "metrics_output": str(tmp_path / "metrics")}
-    metrics = pytorch_model_eval.main(
+    metrics = model_eval.main(
         trained, outputs, {"LABEL_FIELD": LABEL, "ID_FIELD": "customer_id"}, {"job_type": "testing"}
     )
 
@@ -75,15 +75,13 @@ def test_writes_predictions_metrics_and_curves(trained: dict[str, str], tmp_path
 
 
 def test_job_type_flag_is_parsed_for_the_container() -> None:
-    assert pytorch_model_eval._parse_job_args(["--job_type", "calibration"]) == {
-        "job_type": "calibration"
-    }
-    assert pytorch_model_eval._parse_job_args([]) == {"job_type": "testing"}
+    assert model_eval._parse_job_args(["--job_type", "calibration"]) == {"job_type": "calibration"}
+    assert model_eval._parse_job_args([]) == {"job_type": "testing"}
 
 
 def test_constants_match_spec_contract() -> None:
     contract = yaml.safe_load(SPEC.read_text())["contract"]
-    assert contract["entry_point"] == Path(pytorch_model_eval.__file__).name
-    assert contract["inputs"] == pytorch_model_eval.CONTAINER_INPUTS
-    assert contract["outputs"] == pytorch_model_eval.CONTAINER_OUTPUTS
-    assert list(contract["env"]) == pytorch_model_eval.ENV_VARS
+    assert contract["entry_point"] == Path(model_eval.__file__).name
+    assert contract["inputs"] == model_eval.CONTAINER_INPUTS
+    assert contract["outputs"] == model_eval.CONTAINER_OUTPUTS
+    assert list(contract["env"]) == model_eval.ENV_VARS

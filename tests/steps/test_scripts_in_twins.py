@@ -164,7 +164,7 @@ def batches(work: Path) -> list[tuple[str | None, list[tuple[str, dict[str, Any]
                 (
                     "xgboost_model_eval",
                     step(
-                        "xgboost_model_eval",
+                        "model_eval",
                         work,
                         {"model_input": "model", "processed_data": "processed"},
                         {"eval_output": "eval", "metrics_output": "eval_metrics"},

@@ -12,19 +12,17 @@ import _tabular
 import data_loading
 import dummy_training
 import inference
-import lightgbm_model_eval
 import lightgbm_training
 import model_calibration
+import model_eval
 import model_inference
 import numpy as np
 import package
 import pandas as pd
 import payload
 import pytest
-import pytorch_model_eval
 import pytorch_training
 import tabular_preprocessing
-import xgboost_model_eval
 import xgboost_training
 from _tabular import StepInputError
 
@@ -32,11 +30,6 @@ TRAINERS = {
     "xgboost": xgboost_training,
     "lightgbm": lightgbm_training,
     "pytorch": pytorch_training,
-}
-EVALUATORS = {
-    "xgboost": xgboost_model_eval,
-    "lightgbm": lightgbm_model_eval,
-    "pytorch": pytorch_model_eval,
 }
 FAST = {
     "xgboost": {"num_round": 40, "early_stopping_rounds": 10},
@@ -85,7 +78,7 @@ def train(work: Path, framework: str, prep: Path, env: dict[str, str] | None = N
 
 def evaluate(work: Path, framework: str, model: Path, data: Path, job_type: str) -> dict[str, Any]:
     out = work / f"eval_{framework}_{job_type}"
-    EVALUATORS[framework].main(
+    model_eval.main(  # one script for the three evaluation step types
         {"model_input": str(model), "processed_data": str(data)},
         {"eval_output": str(out / "eval"), "metrics_output": str(out / "metrics")},
         {"LABEL_FIELD": "label"},

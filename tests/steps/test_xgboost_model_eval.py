@@ -8,11 +8,11 @@ import sys
 from pathlib import Path
 
 import data_loading
+import model_eval
 import numpy as np
 import pandas as pd
 import pytest
 import tabular_preprocessing
-import xgboost_model_eval
 import xgboost_training
 import yaml
 from _tabular import StepInputError, read_table, write_table
@@ -57,7 +57,7 @@ def evaluate(
     env: dict[str, str] | None = None,
     job_type: str = "testing",
 ) -> dict[str, float]:
-    return xgboost_model_eval.main(
+    return model_eval.main(
         {"model_input": str(model), "processed_data": str(processed)},
         {"eval_output": str(out / "eval"), "metrics_output": str(out / "metrics")},
         env or {},
@@ -65,11 +65,15 @@ def evaluate(
     )
 
 
-def test_contract_matches_spec() -> None:
-    contract = yaml.safe_load(SPEC.read_text())["contract"]
-    assert contract["inputs"] == xgboost_model_eval.CONTAINER_INPUTS
-    assert contract["outputs"] == xgboost_model_eval.CONTAINER_OUTPUTS
-    assert list(contract["env"]) == xgboost_model_eval.ENV_VARS
+@pytest.mark.parametrize("framework", ["xgboost", "lightgbm", "pytorch"])
+def test_contract_matches_spec(framework: str) -> None:
+    """The three evaluation step types run this one script under one contract."""
+    spec = SPEC.with_name(f"{framework}_model_eval.step.yaml")
+    contract = yaml.safe_load(spec.read_text())["contract"]
+    assert contract["entry_point"] == "model_eval.py"
+    assert contract["inputs"] == model_eval.CONTAINER_INPUTS
+    assert contract["outputs"] == model_eval.CONTAINER_OUTPUTS
+    assert list(contract["env"]) == model_eval.ENV_VARS
 
 
 def test_scores_the_test_split_and_writes_metrics_and_curves(

@@ -97,6 +97,11 @@ def aws() -> Iterator[str]:
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
     server.start()
     endpoint = f"http://127.0.0.1:{port}"
+    # moto keeps its accounts in process-wide state that outlives a server: each module starts
+    # from an empty account, whatever modules ran before it in this process
+    import urllib.request
+
+    urllib.request.urlopen(urllib.request.Request(f"{endpoint}/moto-api/reset", method="POST"))
     patch = pytest.MonkeyPatch()
     for name, value in {
         "AWS_ENDPOINT_URL": endpoint,

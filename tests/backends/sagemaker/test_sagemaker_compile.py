@@ -400,7 +400,7 @@ def test_lightgbm_jobs_run_on_the_xgboost_image_with_the_wheel_in_their_bundle(
                 carrying.add(frozenset(scripts))
     assert carrying == {
         frozenset({"lightgbm_training.py"}),
-        frozenset({"lightgbm_model_eval.py"}),
+        frozenset({"model_eval.py"}),
         frozenset({"payload.py", "inference.py"}),
     }
     register = json.dumps(steps["Registration-RegisterModel"]["Arguments"])

@@ -1,7 +1,9 @@
-"""PyTorchModelEval: score held-out data with a trained PyTorch model.
+"""XGBoostModelEval, LightGBMModelEval, PyTorchModelEval: score held-out data with a trained model.
 
-Evaluation does not depend on the framework (`_tabular.LoadedModel` hides it), so the work lives
-in `_tabular.run_evaluation`, shared with XGBoostModelEval; this script only binds the contract.
+Scoring does not depend on the framework (`_tabular.LoadedModel` hides it), so the three step
+types share this script (their specs differ in which training steps they accept and which image
+runs them), as the model inference steps share model_inference.py; the work lives in
+`_tabular.run_evaluation`.
 """
 
 from __future__ import annotations
