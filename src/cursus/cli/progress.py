@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 
 from rich.console import Console
 from rich.live import Live
+from rich.markup import escape
 from rich.table import Table
 
 from cursus.backends.local.hooks import RunHooks
@@ -77,30 +78,36 @@ class LiveProgress(RunHooks):
                 if status in ("pending", "skipped") or not started
                 else f"{(ended or now) - started:.2f}"
             )
-            table.add_row(name, f"[{STYLE.get(status, '')}]{status}[/]", secs)
+            table.add_row(escape(name), f"[{STYLE.get(status, '')}]{status}[/]", secs)
         return table
 
 
 def print_summary(console: Console, result: RunResult, plan: Plan) -> None:
     console.print(
-        f"run {result.run_id} [{'green' if result.ok else 'bold red'}]{result.status}[/] in {result.seconds:.2f} s"
-        f"  (workspace {result.workspace})"
+        f"run {escape(result.run_id)} [{'green' if result.ok else 'bold red'}]{result.status}[/] "
+        f"in {result.seconds:.2f} s  (workspace {escape(str(result.workspace))})",
+        highlight=False,
     )
     for step in plan.steps:
         res = result.steps[step.name]
         if res.status == "failed":
+            # names, paths and errors are text from the user and the step: never markup
             console.print(
-                f"[bold red]{step.name} failed[/]: {res.error}", markup=True, highlight=False
+                f"[bold red]{escape(step.name)} failed[/]: {escape(str(res.error))}",
+                highlight=False,
             )
             if res.log_path:
-                console.print(f"  full log: {res.log_path}")
+                console.print(f"  full log: {res.log_path}", markup=False, highlight=False)
         elif res.status == "skipped":
-            console.print(f"[magenta]{step.name} skipped[/]: {res.error}")
+            console.print(
+                f"[magenta]{escape(step.name)} skipped[/]: {escape(str(res.error))}",
+                highlight=False,
+            )
     for step in plan.steps:
         res = result.steps[step.name]
         if res.metrics and step.job_kind != "register":
             shown = ", ".join(f"{k}={_fmt(v)}" for k, v in res.metrics.items())
-            console.print(f"{step.name}: {shown}", highlight=False)
+            console.print(f"{step.name}: {shown}", highlight=False, markup=False)
     for step in plan.steps:
         res = result.steps[step.name]
         for out, spec in step.outputs.items():

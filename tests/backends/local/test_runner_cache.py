@@ -3,10 +3,23 @@ a change re-runs exactly the changed step and what depends on it."""
 
 from __future__ import annotations
 
-from _runner_support import assert_store_verifies, compile_plan, run_record, statuses, write_config
+import json
+import sqlite3
+from pathlib import Path
+
+import pytest
+from _runner_support import (
+    assert_store_verifies,
+    compile_plan,
+    run_record,
+    statuses,
+    write_config,
+    write_dag,
+)
 
 from cursus.backends.local import LocalRunner
 from cursus.core.config_file import load_configs, save_configs
+from cursus.targets import run_pipeline
 
 E2E_DESCENDANTS_OF_CALIBRATION = {
     "ModelCalibration_calibration",
@@ -97,3 +110,59 @@ def test_a_step_with_cache_off_always_runs(seed_run, tmp_path):
     # Payload is deterministic, so Registration's inputs are unchanged and it stays cached
     assert st["Registration"] == "cached"
     assert {n for n, s in st.items() if s == "succeeded"} == {"Payload"}
+
+
+def test_a_data_file_named_by_a_relative_path_is_part_of_the_cache_key(tmp_path, monkeypatch):
+    """DATA_SOURCE=table.csv (no folder in it): editing the file runs the step again, on the new
+    rows, read from the runner's working directory whatever directory the fork server started in."""
+    monkeypatch.chdir(tmp_path)
+    table = Path("table.csv")
+    table.write_text("x1,x2,label\n" + "".join(f"{i},{i % 3},{i % 2}\n" for i in range(30)))
+    dag = write_dag(tmp_path / "dag.json", ["DataLoading_training"], [])
+    config = write_config(
+        tmp_path / "c.json", dag, DataLoading_training={"data_source": "table.csv"}
+    )
+    ws = tmp_path / "ws"
+    first = run_pipeline(dag, config, workspace=ws, tracking=False)
+    assert first.ok, first.steps["DataLoading_training"].error
+    assert first.steps["DataLoading_training"].metrics["n_rows"] == 30
+    again = run_pipeline(dag, config, workspace=ws, tracking=False)
+    assert again.steps["DataLoading_training"].status == "cached"
+    with table.open("a") as handle:
+        handle.write("30,0,0\n31,1,1\n")
+    edited = run_pipeline(dag, config, workspace=ws, tracking=False)
+    step = edited.steps["DataLoading_training"]
+    assert step.status == "succeeded" and step.metrics["n_rows"] == 32
+
+
+@pytest.mark.parametrize(
+    "damage",
+    [
+        '{"data": "0000", "metadata": "1111"}',  # not digests
+        '{"data": "../../etc", "metadata": "x"}',
+        "not json",
+        "[]",
+        json.dumps({"data": "a" * 64, "metadata": "b" * 64}),  # digests the store does not hold
+    ],
+)
+def test_a_bad_cache_row_is_a_miss_and_the_step_runs_again(tmp_path, damage):
+    dag = write_dag(
+        tmp_path / "dag.json",
+        ["DataLoading_training", "TabularPreprocessing_training"],
+        [("DataLoading_training", "TabularPreprocessing_training")],
+    )
+    config = write_config(tmp_path / "c.json", dag)
+    ws = tmp_path / "ws"
+    first = run_pipeline(dag, config, workspace=ws, tracking=False)
+    assert first.ok
+    key = first.steps["DataLoading_training"].cache_key
+    with sqlite3.connect(ws / "runs.db") as db:
+        assert db.execute("UPDATE cache SET outputs=? WHERE cache_key=?", (damage, key)).rowcount
+    again = run_pipeline(dag, config, workspace=ws, tracking=False)
+    assert again.ok, {n: s.error for n, s in again.steps.items() if s.error}
+    assert statuses(again) == {
+        "DataLoading_training": "succeeded",  # run again, not failed on the row
+        "TabularPreprocessing_training": "cached",  # the same output as before
+    }
+    third = run_pipeline(dag, config, workspace=ws, tracking=False)
+    assert statuses(third)["DataLoading_training"] == "cached"  # the row was written anew

@@ -140,3 +140,21 @@ def test_a_step_that_always_fails_is_tried_retries_plus_one_times_with_backoff(t
     (row,) = run_record(tmp_path / "ws", result.run_id)["steps"]
     assert row["attempts"] == 3 and row["status"] == "failed"
     assert Path(step.log_path).read_text().count("[cursus] attempt ") == 3
+
+
+def test_text_from_the_user_is_printed_as_text_not_markup(tmp_path):
+    """A path with rich markup in it ('[/x]' would crash the summary, '[link=...]' would plant a
+    terminal hyperlink) is printed as it is, in the error and in the run summary."""
+    missing = tmp_path / "[link=mailto:a@evil.example]data[" / "x]" / "table.csv"
+    dag = write_dag(tmp_path / "dag.json", ["DataLoading_training"], [])
+    config = write_config(
+        tmp_path / "c.json", dag, DataLoading_training={"data_source": str(missing)}
+    )
+    ws = tmp_path / "ws"
+    out = CliRunner().invoke(
+        cli, ["run", str(dag), "-c", str(config), "--workspace", str(ws), "--no-tracking"]
+    )
+    assert out.exit_code == 1, out.output
+    assert out.exception is None or isinstance(out.exception, SystemExit), out.exception
+    assert f"DATA_SOURCE file {missing} does not exist" in out.output
+    assert "[link=mailto:a@evil.example]data[/x]" in out.output

@@ -6,6 +6,7 @@ step does not pay their import time. Everything a step prints goes to its log fi
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import json
 import math
@@ -77,6 +78,9 @@ def run_step(request: dict[str, Any]) -> None:
     sys.stdout = open(1, "w", buffering=1, closefd=False)  # noqa: SIM115
     sys.stderr = open(2, "w", buffering=1, closefd=False)  # noqa: SIM115
     _watch_runner(int(request["runner_pid"]))
+    if request.get("cwd"):
+        with contextlib.suppress(OSError):
+            os.chdir(request["cwd"])
     os.environ.update(request["environ_vars"])
     result_path = Path(request["result_path"])
     started = time.perf_counter()

@@ -243,7 +243,18 @@ class RunRecords:
             ).fetchone()
         if row is None:
             return None
-        return {"outputs": json.loads(row["outputs"]), "metrics": json.loads(row["metrics"])}
+        try:
+            hit = {"outputs": json.loads(row["outputs"]), "metrics": json.loads(row["metrics"])}
+        except (TypeError, ValueError):
+            return None  # a damaged row is a miss; the step runs and its row is written again
+        outputs, metrics = hit["outputs"], hit["metrics"]
+        if not (
+            isinstance(outputs, dict)
+            and all(isinstance(k, str) and isinstance(v, str) for k, v in outputs.items())
+            and isinstance(metrics, dict)
+        ):
+            return None
+        return hit
 
     def cache_put(
         self, key: str, step_type: str, outputs: dict[str, str], metrics: dict[str, Any]

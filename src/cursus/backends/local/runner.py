@@ -42,6 +42,7 @@ NOT_IN_CACHE_KEY = {
     "pipeline_description",
 }
 LOG_TAIL_LINES = 15
+DIGEST = re.compile(r"^[0-9a-f]{64}$")  # what the store names its objects by
 RUN_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:+-]{0,200}$")
 _forkserver_lock = threading.Lock()
 # what multiprocessing reports when the fork server cannot tell a step's exit status
@@ -303,6 +304,9 @@ class LocalRunner:
         if hit is None:
             return None
         digests: dict[str, str] = hit["outputs"]
+        if not all(DIGEST.match(d) for d in digests.values()):
+            self.records.cache_drop(key)  # not digests at all: a damaged row, a miss
+            return None
         if set(digests) != set(step.outputs) or not all(
             self.store.verify(d) for d in digests.values()
         ):
@@ -370,6 +374,9 @@ class LocalRunner:
             "log_path": str(log_path),
             "result_path": str(work / "result.json"),
             "runner_pid": os.getpid(),
+            # the fork server keeps the directory it started in; a step reads relative paths from
+            # the runner's, which the cache key digested
+            "cwd": _working_directory(),
         }
         with log_path.open("a") as log:
             log.write(f"[cursus] attempt {attempt} of {step.name} at {time.strftime('%H:%M:%S')}\n")
@@ -544,7 +551,9 @@ def _local_files_named_by(env: dict[str, str]) -> dict[str, str]:
     for name, value in env.items():
         location = value.split("?", 1)[0]
         location = location.removeprefix("file://")
-        if "/" not in location or "://" in location:
+        # a path: it has a folder, or a file name's extension (DATA_SOURCE=table.csv); relative
+        # ones are read from the runner's working directory, as the step reads them
+        if "://" in location or not ("/" in location or Path(location).suffix):
             continue
         path = Path(location)
         try:
@@ -610,6 +619,13 @@ def _exit_reason(exitcode: int | None) -> str:
             "run again (`cursus run` resumes from the steps that finished)"
         )
     return f"the step process exited with code {exitcode}"
+
+
+def _working_directory() -> str | None:
+    try:
+        return os.getcwd()
+    except OSError:  # removed under us: relative paths cannot be read anyway
+        return None
 
 
 def _log_line(request: dict[str, Any], text: str) -> None:
