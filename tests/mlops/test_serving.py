@@ -28,6 +28,7 @@ from cursus.backends.local import LocalRunner
 from cursus.cli.main import cli
 from cursus.core.compiler import PipelineDAGCompiler
 from cursus.core.config_file import default_configs, save_configs
+from cursus.errors import CursusError
 from cursus.mlops import serving
 from cursus.mlops.project import MLOpsError, Project, free_port
 from cursus.steps.library import BUNDLED_LIBRARY as SCRIPTS_DIR
@@ -323,3 +324,30 @@ def test_cursus_serve_runs_in_the_foreground(packaged: Packaged) -> None:
         proc.send_signal(signal.SIGINT)
         _, stderr = proc.communicate(timeout=20)
     assert f"on http://127.0.0.1:{port}" in stderr.decode()
+
+
+@pytest.mark.parametrize("name", ["../../x", "../victim", "/etc/passwd", "a/b", "..", ".hidden"])
+def test_a_deployment_name_cannot_reach_outside_the_workspace(
+    project: Project, tmp_path: Path, name: str
+) -> None:
+    """`cursus deployments stop ../../x` used to read x.json two folders up, signal the pid
+    written in it and delete the folder beside it. Now the name is refused before any of that."""
+    victim = serving.deployments_dir(project).parent.parent / "x"
+    victim.mkdir(parents=True, exist_ok=True)
+    (victim / "keep.txt").write_text("not yours")
+    sleeper = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    planted = {"name": "x", "project": project.name, "pid": sleeper.pid, "port": 1}
+    (victim.parent / "x.json").write_text(json.dumps(planted))
+    try:
+        out = CliRunner().invoke(
+            cli, ["deployments", "stop", name, "--workspace", str(project.workspace)]
+        )
+        assert out.exit_code == 2, out.output
+        assert "is not a plain name" in out.output and "Traceback" not in out.output
+        assert sleeper.poll() is None  # not signalled
+        assert (victim / "keep.txt").read_text() == "not yours"  # not deleted
+        with pytest.raises(CursusError, match="is not a plain name"):
+            serving.deploy_model(project, "whatever", name=name)
+    finally:
+        sleeper.kill()
+        sleeper.wait()

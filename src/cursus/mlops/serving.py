@@ -43,6 +43,7 @@ from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
 from cursus.mlops.project import MLOpsError, Project
+from cursus.names import plain_name
 
 if TYPE_CHECKING:
     from fastapi import FastAPI
@@ -484,7 +485,11 @@ def deployments_dir(project: Project) -> Path:
 
 
 def _record_path(project: Project, name: str) -> Path:
-    return deployments_dir(project) / f"{name}.json"
+    return deployments_dir(project) / f"{plain_name(name, 'deployment name')}.json"
+
+
+def _deployment_folder(project: Project, name: str) -> Path:
+    return deployments_dir(project) / plain_name(name, "deployment name")
 
 
 def _port_free(port: int) -> bool:
@@ -511,7 +516,7 @@ def _deployment_name(project: Project, model_ref: str, digest: str) -> str:
     name = parse_model_ref(model_ref)[0]
     if project.registry_prefix and name.startswith(project.registry_prefix):
         name = name[len(project.registry_prefix) :]
-    return _NAME.sub("-", name).strip("-.") or f"model-{digest[:8]}"
+    return re.sub(r"\.{2,}", ".", _NAME.sub("-", name)).strip("-.") or f"model-{digest[:8]}"
 
 
 def ping(port: int, timeout: float = 1.0) -> dict[str, Any] | None:
@@ -532,11 +537,12 @@ def deploy_model(
     project: Project, model_ref: str, port: int | None = None, name: str | None = None
 ) -> dict[str, Any]:
     """Start a server for `model_ref` in the background, wait until /ping answers, record it."""
+    if name is not None:
+        plain_name(name, "deployment name")
     archive = resolve_model(project, model_ref)
     digest = sha256_file(archive)
     name = name or _deployment_name(project, model_ref, digest)
-    if _NAME.search(name) or name.startswith("."):
-        raise MLOpsError(f"deployment name {name!r}: use letters, digits, '.', '_' and '-'")
+    plain_name(name, "deployment name")
     existing = _read_record(project, name)
     if existing is not None and _alive(existing):
         raise MLOpsError(
@@ -546,7 +552,7 @@ def deploy_model(
     if port is not None and not _port_free(port):
         raise MLOpsError(f"port {port} on {HOST} is taken; pass another --port or none")
     port = port or _pick_port(project)
-    folder = deployments_dir(project) / name
+    folder = _deployment_folder(project, name)
     if folder.exists():
         shutil.rmtree(folder)
     model_dir = unpack(archive, folder / "model")
@@ -665,6 +671,7 @@ def list_deployments(project: Project) -> list[dict[str, Any]]:
 
 def stop_deployment(project: Project, name: str) -> dict[str, Any]:
     """Stop deployment `name` (SIGTERM, then SIGKILL after a grace period); forget it."""
+    plain_name(name, "deployment name")  # before any path or pid is read from it
     record = _read_record(project, name)
     if record is None or record.get("project") != project.name:
         known = ", ".join(d["name"] for d in list_deployments(project)) or "none"
@@ -676,7 +683,7 @@ def stop_deployment(project: Project, name: str) -> dict[str, Any]:
         _terminate(int(record["pid"]), _children.get(int(record["pid"])))
     _children.pop(int(record["pid"]), None)
     _record_path(project, name).unlink(missing_ok=True)
-    shutil.rmtree(deployments_dir(project) / name, ignore_errors=True)
+    shutil.rmtree(_deployment_folder(project, name), ignore_errors=True)
     return {**record, "stopped": was_alive}
 
 
