@@ -20,7 +20,9 @@ from cursus.dashboard.svg import dag_svg, layers
 
 @pytest.fixture(scope="module")
 def client(real_workspace: dict, seeded_workspace: dict) -> TestClient:
-    return TestClient(create_app([real_workspace["root"], seeded_workspace["root"]]))
+    return TestClient(
+        create_app([real_workspace["root"], seeded_workspace["root"]]), base_url="http://127.0.0.1"
+    )
 
 
 def every_page(real: dict, seeded: dict) -> list[str]:
@@ -66,7 +68,7 @@ def test_every_page_answers(client: TestClient, real_workspace: dict, seeded_wor
 def test_browsing_writes_nothing(real_workspace: dict, seeded_workspace: dict):
     roots = [real_workspace["root"], seeded_workspace["root"]]
     before = [snapshot(r) for r in roots]
-    client = TestClient(create_app(roots))
+    client = TestClient(create_app(roots), base_url="http://127.0.0.1")
     for path in every_page(real_workspace, seeded_workspace):
         client.get(path)
         client.head(path)
@@ -82,7 +84,7 @@ def test_only_read_routes():
     for route in app.routes:
         if isinstance(route, APIRoute):
             assert route.methods <= {"GET", "HEAD"}, (route.path, route.methods)
-    client = TestClient(app)
+    client = TestClient(app, base_url="http://127.0.0.1")
     for method in ("POST", "PUT", "DELETE", "PATCH"):
         assert client.request(method, "/runs").status_code == 405
 
@@ -116,7 +118,7 @@ def test_runs_are_paginated(tmp_path: Path):
             [("A", "DataLoading")],
         )
         records.finish_run(f"run-{i:04d}", "succeeded")
-    client = TestClient(create_app(tmp_path))
+    client = TestClient(create_app(tmp_path), base_url="http://127.0.0.1")
     first = client.get("/runs").text
     assert "120 runs" in first and "page 1 of 3" in first
     assert first.count('name="a"') == 50
@@ -274,3 +276,14 @@ def test_sqlite_is_read_without_creating_files(tmp_path: Path):
         except sqlite3.OperationalError as exc:
             assert "readonly" in str(exc)
     writer.close()
+
+
+def test_the_dashboard_answers_loopback_names_and_its_own_host_only(tmp_path) -> None:
+    local = TestClient(create_app(tmp_path), base_url="http://127.0.0.1")
+    assert local.get("/", headers={"host": "localhost:8765"}).status_code == 200
+    refused = local.get("/", headers={"host": "rebind.evil.example:8765"})
+    assert refused.status_code == 421 and "not a loopback name" in refused.text
+    # started with --host 0.0.0.0 --allow-remote on a machine called box.lan: that name too
+    remote = TestClient(create_app(tmp_path, also_hosts=["box.lan"]), base_url="http://box.lan")
+    assert remote.get("/").status_code == 200
+    assert remote.get("/", headers={"host": "evil.example"}).status_code == 421

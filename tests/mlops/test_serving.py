@@ -241,7 +241,7 @@ def test_a_body_over_the_limit_is_413_and_a_handler_bug_is_500(
     from fastapi.testclient import TestClient
 
     app = serving.create_app(serving.unpack(packaged.archive, tmp_path / "model"))
-    client = TestClient(app)
+    client = TestClient(app, base_url="http://127.0.0.1")
     monkeypatch.setattr(serving, "MAX_BODY_BYTES", 1000)
     big = _invoke(client, "1," * 2000, "text/csv")
     assert big.status_code == 413 and "exceeds" in big.json()["error"]
@@ -351,3 +351,25 @@ def test_a_deployment_name_cannot_reach_outside_the_workspace(
     finally:
         sleeper.kill()
         sleeper.wait()
+
+
+@pytest.mark.filterwarnings("ignore:Using `httpx` with `starlette.testclient`")
+def test_only_requests_addressed_to_a_loopback_name_are_answered(
+    packaged: Packaged, tmp_path: Path
+) -> None:
+    """DNS rebinding: a page elsewhere makes the browser call 127.0.0.1 under its own name. The
+    TCP peer is loopback; the Host header is not, and is refused with 421 before any route."""
+    from fastapi.testclient import TestClient
+
+    client = TestClient(serving.create_app(serving.unpack(packaged.archive, tmp_path / "m")))
+    for host in ("127.0.0.1:8080", "localhost", "127.1.2.3", "[::1]:9000"):
+        assert client.get("/ping", headers={"host": host}).status_code == 200, host
+    for host in ("evil.example", "evil.example:8080", "10.0.0.5", "127.0.0.1.evil.example", ""):
+        refused = client.get("/ping", headers={"host": host})
+        assert refused.status_code == 421, host
+        assert "is not a loopback name" in refused.text
+    body = (packaged.payload / "payload.csv").read_text()
+    stolen = client.post(
+        "/invocations", content=body, headers={"host": "evil.example", "content-type": "text/csv"}
+    )
+    assert stolen.status_code == 421

@@ -22,6 +22,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from cursus.dashboard import stores
 from cursus.dashboard.svg import dag_svg, timeline_svg
+from cursus.loopback import LoopbackHostOnly
 
 HERE = Path(__file__).parent
 PAGE_SIZE = 50
@@ -62,7 +63,9 @@ class SecurityHeaders:
         await self.app(scope, receive, send_with_headers)
 
 
-def create_app(workspace: str | Path | Sequence[str | Path] | None = None) -> FastAPI:
+def create_app(
+    workspace: str | Path | Sequence[str | Path] | None = None, also_hosts: Sequence[str] = ()
+) -> FastAPI:
     """The dashboard over `workspace` (one folder, or several for the cross-project overview;
     default: the runner's default workspace)."""
     from cursus.workspace import resolve_workspace
@@ -81,6 +84,7 @@ def create_app(workspace: str | Path | Sequence[str | Path] | None = None) -> Fa
 
     app = FastAPI(title="Cursus dashboard", docs_url=None, redoc_url=None, openapi_url=None)
     app.add_middleware(SecurityHeaders)
+    app.add_middleware(LoopbackHostOnly, also=also_hosts)
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
     app.state.workspaces = spaces
 
@@ -469,5 +473,8 @@ def serve(
 
     check_host(host, allow_remote)
     uvicorn.run(
-        create_app(list(workspaces or []) or None), host=host, port=port, log_level="warning"
+        create_app(list(workspaces or []) or None, also_hosts=[host]),
+        host=host,
+        port=port,
+        log_level="warning",
     )

@@ -42,6 +42,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
+from cursus.loopback import LoopbackHostOnly
 from cursus.mlops.project import MLOpsError, Project
 from cursus.names import plain_name
 
@@ -372,6 +373,7 @@ def create_app(model_dir: str | Path, model_ref: str = "", digest: str = "") -> 
 
     server = ModelServer(Path(model_dir), model_ref, digest)
     app = FastAPI(title="cursus model server", docs_url=None, redoc_url=None, openapi_url=None)
+    app.add_middleware(LoopbackHostOnly)
     app.state.server = server
 
     async def ping(request: Any) -> Response:
