@@ -277,3 +277,40 @@ def test_steps_show_prints_the_spec_and_config_fields() -> None:
     code, out = run("steps", "show", "XGBoostTrainer")
     assert code == 2
     assert out.startswith("error: unknown step type 'XGBoostTrainer'; known: ")
+
+
+def _nested(depth: int) -> str:
+    return "[" * depth + "]" * depth
+
+
+@pytest.mark.parametrize("depth", [100, 100_000])
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["validate", "{deep_dag}", "-c", "{config}"],
+        ["validate", "xgboost_e2e", "-c", "{deep_config}"],
+        ["run", "{deep_dag}", "-c", "{config}", "--no-tracking"],
+        ["run", "xgboost_e2e", "-c", "{deep_config}", "--no-tracking"],
+        ["compile", "xgboost_e2e", "-c", "{deep_config}"],
+        ["dag", "show", "{deep_dag}"],
+        ["exec-doc", "validate", "{deep_doc}", "--dag", "xgboost_e2e", "--config", "{config}"],
+    ],
+)
+def test_a_json_file_nested_absurdly_deep_is_one_line_exit_2(
+    tmp_path: Path, config: Path, command: list[str], depth: int
+) -> None:
+    """100,000 levels used to end in a RecursionError traceback; 100 levels parse but no input
+    needs them, and later code walking them could still recurse too deep."""
+    files = {
+        "deep_dag": '{"dag": {"nodes": ' + _nested(depth) + ', "edges": []}}',
+        "deep_config": '{"configuration": {"shared": {"x": ' + _nested(depth) + "}}}",
+        "deep_doc": '{"PIPELINE_STEP_CONFIGS": ' + _nested(depth) + "}",
+    }
+    paths = {"config": config}
+    for name, text in files.items():
+        paths[name] = tmp_path / f"{name}.json"
+        paths[name].write_text(text)
+    code, out = run(*[a.format(**paths) for a in command])
+    assert code == 2, out
+    lines = [ln for ln in out.splitlines() if ln.strip()]
+    assert len(lines) == 1 and lines[0].startswith("error: ") and "nested" in lines[0], out
