@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import sqlite3
 import stat
 from pathlib import Path
 
@@ -164,3 +165,55 @@ def test_a_missing_file_in_an_artifact_is_recomputed(seed_run, tmp_path):
     assert statuses(result)["DataLoading_calibration"] == "succeeded"
     assert (folder / "schema.json").is_file()
     assert_store_verifies(ws)
+
+
+def _damage_pages(db: Path) -> None:
+    """Overwrite the middle pages of a real SQLite file (its header stays a database's)."""
+    data = bytearray(db.read_bytes())
+    page = int.from_bytes(data[16:18], "big") or 65536  # the page size, from the header
+    assert len(data) > page, "a database of one page has nothing to damage"
+    for offset in range(page, len(data), page):  # every b-tree page header but the first's
+        data[offset : offset + 12] = b"\x0d\xff\xff\x7f\xff\xff\xff\xff\xff\xff\xff\xff"
+    db.write_bytes(bytes(data))
+
+
+@pytest.mark.parametrize("damage", ["not a database", "damaged pages"])
+def test_a_runs_db_that_is_not_sound_is_one_line_saying_how_to_recover(tmp_path, damage):
+    from click.testing import CliRunner
+
+    from cursus.cli.main import cli
+
+    ws = tmp_path / "ws"
+    dag = write_dag(tmp_path / "dag.json", ["DataLoading_training"], [])
+    config = write_config(tmp_path / "c.json", dag)
+    runner = CliRunner()
+    for _ in range(3):  # a few runs, so the file has pages past its first
+        ok = runner.invoke(
+            cli,
+            [
+                "run",
+                str(dag),
+                "-c",
+                str(config),
+                "--workspace",
+                str(ws),
+                "--no-tracking",
+                "--no-cache",
+                "--quiet",
+            ],
+        )
+        assert ok.exit_code == 0, ok.output
+    db = ws / "runs.db"
+    with sqlite3.connect(db) as con:  # fold the WAL in, so the damage is to what is read
+        con.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    if damage == "not a database":
+        db.write_bytes(b"hello, not sqlite" * 300)
+    else:
+        _damage_pages(db)
+    for args in (["runs", "list"], ["run", str(dag), "-c", str(config), "--no-tracking"]):
+        out = runner.invoke(cli, [*args, "--workspace", str(ws)])
+        assert out.exit_code == 2, out.output
+        assert out.exception is None or isinstance(out.exception, SystemExit), out.exception
+        (line,) = [ln for ln in out.output.splitlines() if ln.strip()]
+        assert line.startswith(f"error: {db} is not a sound run database")
+        assert "mv runs.db runs.db.damaged" in line

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from cursus.backends.local.processes import pid_alive
+from cursus.errors import CursusError
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS runs (
@@ -61,6 +62,18 @@ CREATE INDEX IF NOT EXISTS runs_started ON runs(started);
 FINAL = ("succeeded", "failed", "interrupted")
 
 
+class RecordsDamaged(CursusError):
+    """runs.db is not a database, or one whose pages are damaged."""
+
+
+def _damaged(path: Path, reason: str) -> RecordsDamaged:
+    return RecordsDamaged(
+        f"{path} is not a sound run database ({reason}); move it aside (mv {path.name} "
+        f"{path.name}.damaged) and run again: artifacts stay in the store, the run history "
+        "starts anew and the cache fills again"
+    )
+
+
 class RunRecords:
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
@@ -69,8 +82,15 @@ class RunRecords:
         try:
             db.execute("PRAGMA busy_timeout=60000")
             db.execute("PRAGMA journal_mode=WAL")
+            problems = [row[0] for row in db.execute("PRAGMA quick_check")]
+            if problems != ["ok"]:
+                raise _damaged(self.path, "; ".join(map(str, problems[:3])))
             db.executescript(SCHEMA)
             _add_missing_columns(db)
+        except sqlite3.DatabaseError as exc:
+            if isinstance(exc, sqlite3.OperationalError) and "locked" in str(exc):
+                raise
+            raise _damaged(self.path, str(exc)) from None
         finally:
             db.close()
 
