@@ -287,3 +287,12 @@ def test_the_dashboard_answers_loopback_names_and_its_own_host_only(tmp_path) ->
     remote = TestClient(create_app(tmp_path, also_hosts=["box.lan"]), base_url="http://box.lan")
     assert remote.get("/").status_code == 200
     assert remote.get("/", headers={"host": "evil.example"}).status_code == 421
+
+
+@pytest.mark.parametrize("path", ["/", "/runs", "/models", "/deployments", "/catalog", "/drift"])
+def test_every_page_answers_head_as_the_docs_say(tmp_path, path) -> None:
+    client = TestClient(create_app(tmp_path), base_url="http://127.0.0.1")
+    got = client.get(path)
+    head = client.head(path)
+    assert got.status_code == 200 and head.status_code == 200, (path, head.status_code)
+    assert head.headers["content-type"] == got.headers["content-type"]

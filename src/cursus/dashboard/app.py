@@ -85,6 +85,11 @@ def create_app(
     app = FastAPI(title="Cursus dashboard", docs_url=None, redoc_url=None, openapi_url=None)
     app.add_middleware(SecurityHeaders)
     app.add_middleware(LoopbackHostOnly, also=also_hosts)
+
+    def page(path: str, **kwargs: Any) -> Any:
+        """A GET route that answers HEAD too, as docs/dashboard.md says every route does."""
+        return app.api_route(path, methods=["GET", "HEAD"], **kwargs)
+
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
     app.state.workspaces = spaces
 
@@ -110,7 +115,7 @@ def create_app(
         )
         return HTMLResponse(html)
 
-    @app.get("/", response_class=HTMLResponse)
+    @page("/", response_class=HTMLResponse)
     def overview(request: Request) -> HTMLResponse:
         rows = []
         for i, space in enumerate(spaces):
@@ -155,7 +160,7 @@ def create_app(
             n_catalog=len(stores.catalog().get("pipelines", [])),
         )
 
-    @app.get("/runs", response_class=HTMLResponse)
+    @page("/runs", response_class=HTMLResponse)
     def runs(
         request: Request,
         ws: int = 0,
@@ -185,7 +190,7 @@ def create_app(
             pipelines=space.pipelines(),
         )
 
-    @app.get("/runs/{run_id}", response_class=HTMLResponse)
+    @page("/runs/{run_id}", response_class=HTMLResponse)
     def run_detail(request: Request, run_id: str, ws: int = 0) -> HTMLResponse:
         space = pick(ws)
         run = _run_or_404(space, run_id)
@@ -207,13 +212,13 @@ def create_app(
             data_inputs=space.data_inputs(run["run_id"]),
         )
 
-    @app.get("/runs/{run_id}/plots", response_class=HTMLResponse)
+    @page("/runs/{run_id}/plots", response_class=HTMLResponse)
     def run_plots(request: Request, run_id: str, ws: int = 0) -> HTMLResponse:
         space = pick(ws)
         run = _run_or_404(space, run_id)
         return render(request, "plots.html", ws, run=run, plots=space.plots(run))
 
-    @app.get("/runs/{run_id}/logs/{step}", response_class=HTMLResponse)
+    @page("/runs/{run_id}/logs/{step}", response_class=HTMLResponse)
     def run_log(request: Request, run_id: str, step: str, ws: int = 0) -> HTMLResponse:
         space = pick(ws)
         run = _run_or_404(space, run_id)
@@ -222,7 +227,7 @@ def create_app(
             raise HTTPException(404, f"run {run_id} has no step {step!r}")
         return render(request, "log.html", ws, run=run, step=found, text=space.log_tail(found, 400))
 
-    @app.get("/compare", response_class=HTMLResponse)
+    @page("/compare", response_class=HTMLResponse)
     def compare(
         request: Request, ws: int = 0, a: str | None = None, b: str | None = None
     ) -> HTMLResponse:
@@ -244,14 +249,14 @@ def create_app(
             timings=_timing_rows(run_a, run_b),
         )
 
-    @app.get("/artifacts/{digest}/{relative:path}")
+    @page("/artifacts/{digest}/{relative:path}")
     def artifact(digest: str, relative: str, ws: int = 0) -> FileResponse:
         path = pick(ws).artifact_file(digest, relative)
         if path is None:
             raise HTTPException(404, "no such file in the artifact store")
         return FileResponse(path, headers={"content-security-policy": ARTIFACT_CSP})
 
-    @app.get("/catalog", response_class=HTMLResponse)
+    @page("/catalog", response_class=HTMLResponse)
     def catalog(request: Request) -> HTMLResponse:
         index = stores.catalog()
         return render(
@@ -262,7 +267,7 @@ def create_app(
             templates=stores.templates(spaces[0].root),
         )
 
-    @app.get("/catalog/{pipeline_id}", response_class=HTMLResponse)
+    @page("/catalog/{pipeline_id}", response_class=HTMLResponse)
     def catalog_pipeline(request: Request, pipeline_id: str) -> HTMLResponse:
         entry = next(
             (e for e in stores.catalog().get("pipelines", []) if e.get("id") == pipeline_id),
@@ -280,7 +285,7 @@ def create_app(
             edges=dag[1],
         )
 
-    @app.get("/models", response_class=HTMLResponse)
+    @page("/models", response_class=HTMLResponse)
     def models(request: Request, ws: int = 0, project: str | None = None) -> HTMLResponse:
         space = pick(ws)
         proj = space.project(project)
@@ -304,7 +309,7 @@ def create_app(
             projects=space.projects(),
         )
 
-    @app.get("/deployments", response_class=HTMLResponse)
+    @page("/deployments", response_class=HTMLResponse)
     def deployments(request: Request, ws: int = 0, project: str | None = None) -> HTMLResponse:
         space = pick(ws)
         found = space.deployments()
@@ -319,7 +324,7 @@ def create_app(
             projects=space.projects(),
         )
 
-    @app.get("/drift", response_class=HTMLResponse)
+    @page("/drift", response_class=HTMLResponse)
     def drift(request: Request, ws: int = 0) -> HTMLResponse:
         return render(request, "drift.html", ws, reports=pick(ws).drift_reports())
 
