@@ -314,3 +314,29 @@ def test_a_json_file_nested_absurdly_deep_is_one_line_exit_2(
     assert code == 2, out
     lines = [ln for ln in out.splitlines() if ln.strip()]
     assert len(lines) == 1 and lines[0].startswith("error: ") and "nested" in lines[0], out
+
+
+@pytest.mark.parametrize(
+    ("table", "edit", "message"),
+    [
+        (None, {}, "does not exist; fix the path"),
+        ("", {}, "is empty; it needs a header and rows"),
+        ("x1,x2,y\n1,2,0\n3,4,1\n", {}, "has no column 'label' (label_field)"),
+        ("x1,x2,label\n1,2,0\n3,4,1\n", {"id_field": "customer"}, "has no column 'customer'"),
+    ],
+)
+def test_validate_says_when_a_local_data_source_cannot_start_a_run(
+    tmp_path: Path, config: Path, table: str | None, edit: dict, message: str
+) -> None:
+    source = tmp_path / "table.csv"
+    if table is not None:
+        source.write_text(table)
+    configs = load_configs(config)
+    node = "DataLoading_training"
+    configs[node] = type(configs[node]).model_validate(
+        {**configs[node].model_dump(), "data_source": str(source), **edit}
+    )
+    save_configs(configs, config)
+    code, out = run("validate", "xgboost_e2e", "-c", str(config))
+    assert code == 2, out
+    assert f"node '{node}': data_source {source} {message}" in out

@@ -78,3 +78,57 @@ def label_problems(dag: PipelineDAG, configs: dict[str, BasePipelineConfig]) -> 
                     )
                 )
     return problems
+
+
+def _local_path(source: str) -> Path | None:
+    """The file a local data_source names (None for s3://, sklearn:, synthetic: and the like)."""
+    location = source.split("?", 1)[0]
+    if location.startswith("file://"):
+        return Path(location.removeprefix("file://"))
+    if "://" in location or (
+        ":" in location and not Path(location).exists() and "/" not in location
+    ):
+        return None
+    return Path(location)
+
+
+def source_problems(dag: PipelineDAG, configs: dict[str, BasePipelineConfig]) -> list[CursusError]:
+    """A data-loading node whose local file is missing, empty, or (when small enough to read in
+    a moment) lacks the label or id column: the run could not start, so validate says so."""
+    problems: list[CursusError] = []
+    for node in dag.nodes:
+        config = configs.get(node)
+        source = getattr(config, "data_source", None)
+        if config is None or not isinstance(source, str):
+            continue
+        path = _local_path(source)
+        if path is None:
+            continue
+        where = f"node '{node}': data_source {source}"
+        if not path.exists():
+            problems.append(ConfigError(f"{where} does not exist; fix the path or create the file"))
+            continue
+        if not path.is_file():
+            problems.append(ConfigError(f"{where} is not a file; point it at one table file"))
+            continue
+        if path.stat().st_size == 0:
+            problems.append(ConfigError(f"{where} is empty; it needs a header and rows"))
+            continue
+        if not _readable(source):
+            continue
+        try:
+            module = step_library().get("DataLoading").import_script()
+            df = module.read_source(source, config.label_field, config.id_field, config.random_seed)
+        except Exception as exc:  # the step reports the same error, with its traceback
+            problems.append(ConfigError(f"{where} cannot be read: {exc}"))
+            continue
+        for field, column in (("label_field", config.label_field), ("id_field", config.id_field)):
+            if column and column not in df.columns:
+                shown = list(map(str, df.columns[:20]))
+                problems.append(
+                    ConfigError(
+                        f"{where} has no column '{column}' ({field}); its columns are {shown}: "
+                        f"set {field} to one of them"
+                    )
+                )
+    return problems

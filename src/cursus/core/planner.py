@@ -206,7 +206,9 @@ def validate(
     report.problems += problems
     report.warnings += warnings
     if check_data:
-        from cursus.core.data_checks import label_problems
+        from cursus.core.data_checks import label_problems, source_problems
+
+        report.problems += source_problems(dag, in_dag)
 
         report.problems += label_problems(dag, in_dag)
     return report, bindings
