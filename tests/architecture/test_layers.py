@@ -32,7 +32,7 @@ LAYERS: list[list[str]] = [
     ["cursus.api"],
     ["cursus.steps"],
     ["cursus.plan", "cursus.frameworks", "cursus.workspace"],
-    ["cursus.files"],
+    ["cursus.files", "cursus.names", "cursus.loopback"],  # foundation: user files and names
     ["cursus.errors"],
     ["cursus"],  # the package itself: its docstring and version
 ]
