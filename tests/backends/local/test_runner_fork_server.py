@@ -70,8 +70,20 @@ def step_processes(server_pid: int) -> list[int]:
     return [int(p) for p in children.read_text().split()] if children.exists() else []
 
 
-def feed(pipe: Path) -> None:
-    with open(pipe, "w") as handle:  # blocks until the step opens the pipe to read
+def feed(pipe: Path, seconds: float = 60) -> None:
+    """Write the table once the step has opened the pipe to read (a failure, not a hang, if it
+    never does)."""
+    deadline = time.monotonic() + seconds
+    while True:
+        try:
+            fd = os.open(pipe, os.O_WRONLY | os.O_NONBLOCK)
+            break
+        except OSError:  # ENXIO: no reader yet
+            if time.monotonic() > deadline:
+                raise AssertionError("the step never opened its table") from None
+            time.sleep(0.02)
+    os.set_blocking(fd, True)
+    with os.fdopen(fd, "w") as handle:
         handle.write(table_text())
 
 
@@ -98,8 +110,9 @@ def test_a_step_lost_with_its_fork_server_is_started_again_without_using_a_retry
     log = wait_for(lambda: step_log(ws), 60, "the step to enter main")
     server = forkserver._forkserver._forkserver_pid
     (first,) = step_processes(server)
-    os.kill(first, signal.SIGKILL)  # the step dies with the server: it leaves no result
     kill_fork_server()
+    wait_for(lambda: "fork server was lost" in log.read_text(), 60, "the runner to notice")
+    os.kill(first, signal.SIGKILL)  # the orphaned step dies too: it leaves no result
     wait_for(lambda: "starting it again" in log.read_text(), 60, "the step to be started again")
     feed(pipe)
     result = wait_for(lambda: outcome.get("result"), 60, "the run to end")

@@ -456,6 +456,8 @@ class LocalRunner:
             proc = launch.StepProcess(
                 target=launch.run_step, args=(request,), name=f"cursus-{request['step']}"
             )
+            if launch_number == 2:
+                _await_lost_fork_server()
             proc.start()
             proc.join(max(0.0, deadline - time.monotonic()))
             if proc.is_alive():
@@ -631,6 +633,17 @@ def _working_directory() -> str | None:
 def _log_line(request: dict[str, Any], text: str) -> None:
     with open(request["log_path"], "a") as log:
         log.write(f"[cursus] {text}\n")
+
+
+def _await_lost_fork_server(seconds: float = 10.0) -> None:
+    """Until the lost fork server has exited: multiprocessing starts a new one only once it finds
+    the old one gone, and would otherwise try to reach the dying one."""
+    from multiprocessing import forkserver
+
+    pid = getattr(getattr(forkserver, "_forkserver", None), "_forkserver_pid", None)
+    deadline = time.monotonic() + seconds
+    while pid and pid_alive(pid) and time.monotonic() < deadline:
+        time.sleep(0.02)
 
 
 def _await_orphan(pid: int | None, deadline: float) -> bool:
