@@ -42,7 +42,6 @@ NOT_IN_CACHE_KEY = {
     "pipeline_description",
 }
 LOG_TAIL_LINES = 15
-DIGEST = re.compile(r"^[0-9a-f]{64}$")  # what the store names its objects by
 RUN_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:+-]{0,200}$")
 _forkserver_lock = threading.Lock()
 # what multiprocessing reports when the fork server cannot tell a step's exit status
@@ -304,7 +303,7 @@ class LocalRunner:
         if hit is None:
             return None
         digests: dict[str, str] = hit["outputs"]
-        if not all(DIGEST.match(d) for d in digests.values()):
+        if not all(self.store.is_digest(d) for d in digests.values()):
             self.records.cache_drop(key)  # not digests at all: a damaged row, a miss
             return None
         if set(digests) != set(step.outputs) or not all(

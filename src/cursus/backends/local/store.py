@@ -56,8 +56,17 @@ class ArtifactStore:
         self.objects = self.root / "objects"
         self.objects.mkdir(parents=True, exist_ok=True)
 
+    @staticmethod
+    def is_digest(digest: object) -> bool:
+        """What the store names its objects by: 64 lowercase hex digits."""
+        return (
+            isinstance(digest, str)
+            and len(digest) == 64
+            and all(c in "0123456789abcdef" for c in digest)
+        )
+
     def path(self, digest: str) -> Path:
-        if len(digest) != 64 or not all(c in "0123456789abcdef" for c in digest):
+        if not self.is_digest(digest):
             raise ValueError(f"not an artifact digest: {digest!r}")
         return self.objects / digest
 
