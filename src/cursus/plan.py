@@ -101,6 +101,9 @@ class Plan:
     steps: list[PlanStep]
     parameters: dict[str, Any] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
+    # values right only on this machine (sample data, the default label, local paths), each
+    # {kind, targets, message}: the targets that refuse them (cursus.core.portability)
+    local_only: list[dict[str, Any]] = field(default_factory=list)
     format: int = PLAN_FORMAT
 
     def step(self, name: str) -> PlanStep:
@@ -152,6 +155,7 @@ class Plan:
                 steps=steps,
                 parameters=data.get("parameters", {}),
                 warnings=data.get("warnings", []),
+                local_only=data.get("local_only", []),
             )
         except (KeyError, TypeError) as exc:
             raise PlanError(

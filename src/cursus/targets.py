@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from cursus.errors import ConfigError
+from cursus.errors import ConfigError, ValidationFailed
 from cursus.plan import Plan
 
 if TYPE_CHECKING:
@@ -102,8 +102,14 @@ def get_target(name: str) -> Target:
     return target
 
 
-def build(plan: Plan, target: str, **options: Any) -> Any:
-    """Take `plan` to `target` (options as that target takes them)."""
+def build(plan: Plan, target: str, allow_sample_data: bool = False, **options: Any) -> Any:
+    """Take `plan` to `target` (options as that target takes them).
+
+    SageMaker and Airflow refuse a Plan that holds values only this machine can run (the bundled
+    sample, the default label, local paths: `Plan.local_only`), every one named at once;
+    `allow_sample_data` lets a demo take the bundled sample and its label there."""
+    from cursus.core.portability import refusals
+
     chosen = get_target(target)
     try:
         inspect.signature(chosen.build).bind(plan, **options)
@@ -112,6 +118,9 @@ def build(plan: Plan, target: str, **options: Any) -> Any:
         raise ConfigError(
             f"target '{target}': {exc}; it takes {', '.join(takes) or 'no options'}"
         ) from None
+    problems = refusals(plan.local_only, target, allow_sample_data)
+    if problems:
+        raise problems[0] if len(problems) == 1 else ValidationFailed(problems)
     return chosen.build(plan, **options)
 
 
@@ -119,6 +128,7 @@ def compile_dag(
     dag: PipelineDAG | str | Path,
     config: str | Path | Configs,
     target: str = "sagemaker",
+    allow_sample_data: bool = False,
     **options: Any,
 ) -> Any:
     """Compile `dag` (a PipelineDAG, a DAG file or a bundled DAG name) with `config` (a config
@@ -126,7 +136,7 @@ def compile_dag(
     from cursus.core.planner import compile_plan
 
     get_target(target)  # an unknown target fails before the compile
-    return build(compile_plan(dag, config), target, **options)
+    return build(compile_plan(dag, config), target, allow_sample_data, **options)
 
 
 # ---------------------------------------------------------------------- the run path

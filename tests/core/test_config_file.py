@@ -333,7 +333,10 @@ def test_one_read_reports_every_unknown_field_once(tmp_path: Path) -> None:
         assert lines[0].startswith(f"{path}: ")
         for node in carriers.get(name, []):
             assert f"'{node}'" in lines[0]
-    assert len(messages) == len(unknown_shared) + len(carriers)  # nothing else is wrong
+    # nothing else is wrong, and one line more says which tool maps the first system's fields
+    assert len(messages) == len(unknown_shared) + len(carriers) + 1
+    assert messages[-1].startswith(f"{path}: 16 of these fields are the first system's (")
+    assert messages[-1].endswith(f"`cursus migrate config {path} -o NEW.json` maps them")
     # a field every node repeats is one line naming the nodes, with the fix
     assert (
         f"{path}: unknown field '__model_type__' in 6 nodes ('DataLoading_training', "
@@ -359,7 +362,7 @@ def test_one_read_reports_every_unknown_field_once(tmp_path: Path) -> None:
     ) in messages
     assert (
         f"{path}: node 'ModelCalibration_calibration': unknown field 'gam_splines' for "
-        "ModelCalibrationConfig; remove it (`cursus steps show ModelCalibration` lists the fields)"
+        "ModelCalibrationConfig; did you mean 'gam_knots'?"
     ) in messages
     # load_configs raises them all together
     with pytest.raises(ValidationFailed) as info:
@@ -414,4 +417,6 @@ def test_a_node_reports_its_unknown_fields_and_every_bad_value(tmp_path: Path) -
         "or equal to 1 (got 5)",
         f"{path}: node 'XGBoostTraining', field 'hyperparameters.etaa' is not a known field; "
         "remove it or correct its spelling",
+        f"{path}: 1 of these fields are the first system's (training_instance_type); "
+        f"`cursus migrate config {path} -o NEW.json` maps them",
     ]

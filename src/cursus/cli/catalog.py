@@ -278,14 +278,22 @@ def run(
     "--target", type=click.Choice(["plan", "sagemaker"]), default="plan", show_default=True
 )
 @click.option("-o", "--output", type=click.Path(dir_okay=False), help="write here, not stdout")
-def compile_(pipeline_id: str, config_path: str, target: str, output: str | None) -> None:
+@click.option(
+    "--allow-sample-data",
+    is_flag=True,
+    help="sagemaker: a demo on the bundled sample data (and its label column 'label')",
+)
+def compile_(
+    pipeline_id: str, config_path: str, target: str, output: str | None, allow_sample_data: bool
+) -> None:
     """Compile a catalog pipeline with its compiler (standard or MODS): a Plan, or a SageMaker
     pipeline definition built offline."""
     from cursus.pipeline_catalog.index import get_entry
     from cursus.pipeline_catalog.utils import create_pipeline_from_catalog
 
     entry = get_entry(pipeline_id)
-    built = create_pipeline_from_catalog(pipeline_id, config_path, target=target)
+    options = {"allow_sample_data": True} if allow_sample_data else {}
+    built = create_pipeline_from_catalog(pipeline_id, config_path, target=target, **options)
     if target == "plan":
         warnings, text = built.warnings, built.to_json()
     else:

@@ -49,7 +49,7 @@ def emulate_command(
     from cursus.cli.sagemaker import _parameters
     from cursus.targets import compile_dag
 
-    compiled = compile_dag(dag_ref, config, "sagemaker")
+    compiled = compile_dag(dag_ref, config, "sagemaker", allow_sample_data=True)
     definition = compiled.definition_dict()
     if build_twins:
         _build_for(definition)

@@ -66,19 +66,51 @@ CONFIG_OPTION = click.option(
 )
 
 
+ALLOW_SAMPLE_OPTION = click.option(
+    "--allow-sample-data",
+    is_flag=True,
+    help="sagemaker/airflow: a demo on the bundled sample data (and its label column 'label')",
+)
+
+
 @cli.command()
 @click.argument("dag_ref", metavar="DAG")
 @CONFIG_OPTION
-def validate(dag_ref: str, config: str) -> None:
+@click.option(
+    "--target",
+    type=click.Choice(["local", "sagemaker", "airflow"]),
+    default="local",
+    show_default=True,
+    help="where the pipeline will run: sagemaker and airflow refuse what only runs here",
+)
+@ALLOW_SAMPLE_OPTION
+def validate(dag_ref: str, config: str, target: str, allow_sample_data: bool) -> None:
     """Check a DAG and config; report every problem at once."""
     from cursus.core.planner import validate_files
 
     dag, _ = _load(dag_ref)
-    report = validate_files(dag, config)
+    report = validate_files(dag, config, target, allow_sample_data)
+    if report.ok and target == "sagemaker":  # what SageMaker's API would refuse, too
+        from cursus.backends.sagemaker.preflight import check_plan
+        from cursus.core.planner import compile_plan
+
+        try:
+            check_plan(compile_plan(dag, config))
+        except ValidationFailed as exc:
+            report.problems += exc.problems
+        except CursusError as exc:
+            report.problems.append(exc)
     for warning in report.warnings:
         click.echo(f"warning: {warning}", err=True)
     report.raise_if_failed()
     click.echo(f"ok: {len(dag)} nodes, {len(dag.edges)} edges, every input bound")
+    if report.local_only:
+        kinds = sorted({entry["kind"].replace("_", " ") for entry in report.local_only})
+        click.echo(
+            f"note: this config runs on this machine only ({', '.join(kinds)}); "
+            "`cursus validate --target sagemaker` lists what SageMaker and Airflow refuse",
+            err=True,
+        )
 
 
 @cli.command()
@@ -96,8 +128,14 @@ def validate(dag_ref: str, config: str) -> None:
 @click.option(
     "--workspace", type=click.Path(file_okay=False), help="airflow: the workspace its tasks use"
 )
+@ALLOW_SAMPLE_OPTION
 def compile(
-    dag_ref: str, config: str, target: str, output: str | None, workspace: str | None
+    dag_ref: str,
+    config: str,
+    target: str,
+    output: str | None,
+    workspace: str | None,
+    allow_sample_data: bool,
 ) -> None:
     """Compile a DAG and config to a Plan, a SageMaker pipeline definition, or an Airflow DAG file."""
     from cursus.core.planner import compile_plan
@@ -110,10 +148,12 @@ def compile(
     for warning in plan.warnings:
         click.echo(f"warning: {warning}", err=True)
     if target == "airflow":
-        dag_file, plan_file = build(plan, "airflow", output=output, workspace=workspace)
+        dag_file, plan_file = build(
+            plan, "airflow", allow_sample_data, output=output, workspace=workspace
+        )
         click.echo(f"wrote {dag_file} and {plan_file}", err=True)
     elif target == "sagemaker":  # offline: no network, no credentials
-        compiled = build(plan, "sagemaker")
+        compiled = build(plan, "sagemaker", allow_sample_data)
         for warning in compiled.warnings:
             click.echo(f"warning: {warning}", err=True)
         write_or_print(compiled.to_json(), output)
@@ -496,6 +536,7 @@ PARTS: tuple[str, ...] = (
     "cursus.cli.catalog",
     "cursus.cli.mods",
     "cursus.cli.steprun",
+    "cursus.cli.migrate",
 )
 
 

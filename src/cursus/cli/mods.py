@@ -25,16 +25,22 @@ def exec_doc() -> None:
 @click.option(
     "-o", "--output", type=click.Path(dir_okay=False), help="write here instead of stdout"
 )
-def generate(dag_ref: str, config: str, output: str | None) -> None:
+@click.option(
+    "--step-names",
+    type=click.Choice(["node", "sagemaker"]),
+    default="node",
+    show_default=True,
+    help="key steps by node name, or by the first system's SageMaker step names",
+)
+def generate(dag_ref: str, config: str, output: str | None, step_names: str) -> None:
     """Build the execution document of a compiled pipeline (secrets left out)."""
     from cursus.api.loading import load_dag
     from cursus.core.planner import compile_plan
     from cursus.mods.exec_doc import generate_execution_document
 
     plan = compile_plan(load_dag(dag_ref), config)
-    write_or_print(
-        json.dumps(generate_execution_document(plan), indent=2, sort_keys=True) + "\n", output
-    )
+    document = generate_execution_document(plan, step_names)
+    write_or_print(json.dumps(document, indent=2, sort_keys=True) + "\n", output)
 
 
 @exec_doc.command("validate")
@@ -55,7 +61,10 @@ def validate(document: str, dag_ref: str | None, config: str | None) -> None:
         plan = compile_plan(load_dag(dag_ref), config)
     elif dag_ref or config:
         raise ConfigError("give both --dag and --config, or neither")
-    problems = validate_execution_document(doc, plan, source=document)
+    notes: list[str] = []
+    problems = validate_execution_document(doc, plan, source=document, notes=notes)
+    for note in notes:
+        click.echo(f"note: {note}", err=True)
     for problem in problems:
         click.echo(f"error: {problem}", err=True)
     if problems:

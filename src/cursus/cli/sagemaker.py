@@ -18,11 +18,11 @@ def register(cli: click.Group) -> None:
     cli.add_command(sagemaker)
 
 
-def compile_definition(dag_ref: str, config: str) -> str:
+def compile_definition(dag_ref: str, config: str, allow_sample_data: bool = False) -> str:
     """The indented definition JSON of `dag_ref` with `config`; warnings go to stderr."""
     from cursus.targets import compile_dag
 
-    compiled = compile_dag(dag_ref, config, "sagemaker")
+    compiled = compile_dag(dag_ref, config, "sagemaker", allow_sample_data)
     for warning in compiled.plan.warnings + compiled.warnings:
         click.echo(f"warning: {warning}", err=True)
     return compiled.to_json()
@@ -70,9 +70,17 @@ def sagemaker() -> None:
 )
 @PARAM_OPTION
 @click.option("--role", help="IAM role ARN the pipeline runs as [the config's role]")
+@click.option(
+    "--allow-sample-data", is_flag=True, help="a demo on the bundled sample data and its label"
+)
 @JSON_OPTION
 def deploy(
-    dag_ref: str, config: str, params: tuple[str, ...], role: str | None, as_json: bool
+    dag_ref: str,
+    config: str,
+    params: tuple[str, ...],
+    role: str | None,
+    allow_sample_data: bool,
+    as_json: bool,
 ) -> None:
     """Upload the code and create or update the pipeline (an upsert).
 
@@ -80,7 +88,14 @@ def deploy(
     from cursus.backends.sagemaker import upsert
     from cursus.targets import compile_dag
 
-    compiled = compile_dag(dag_ref, config, "sagemaker", role=role, parameters=_parameters(params))
+    compiled = compile_dag(
+        dag_ref,
+        config,
+        "sagemaker",
+        allow_sample_data,
+        role=role,
+        parameters=_parameters(params),
+    )
     result = upsert(compiled)
     for warning in result.warnings:
         click.echo(f"warning: {warning}", err=True)
@@ -145,8 +160,8 @@ def _check_before_aws(
     from cursus.errors import DAGError
     from cursus.targets import compile_dag
 
-    try:
-        compiled = compile_dag(pipeline, config, "sagemaker")
+    try:  # the deploy refused what only runs here; this compile only checks the parameters
+        compiled = compile_dag(pipeline, config, "sagemaker", allow_sample_data=True)
     except DAGError:  # a pipeline name, given with a config for its region
         return
     definition = compiled.definition_dict()

@@ -74,7 +74,8 @@ class PipelineDAGCompiler:
         targets.get_target(target)
         if target == "sagemaker":
             return self.create_template(dag, **kwargs).generate_pipeline()
-        return targets.build(self.compile_to_plan(dag), target, **kwargs)
+        options = {"allow_sample_data": bool(self.options.get("allow_sample_data")), **kwargs}
+        return targets.build(self.compile_to_plan(dag), target, **options)
 
 
 def compile_dag_to_pipeline(dag: PipelineDAG, config_path: str | Path, **kwargs: Any) -> Any:

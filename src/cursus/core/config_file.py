@@ -128,7 +128,25 @@ def _build_configs(data: dict[str, Any], source: str) -> tuple[Configs, list[Cur
     for name, found_in in unknown.items():
         problems.append(_unknown_field_problem(source, name, found_in))
     problems += value_problems
+    first_system = _first_system_fields(set(unknown) | (set(shared) - all_fields))
+    if first_system:
+        problems.append(
+            ConfigError(
+                f"{source}: {len(first_system)} of these fields are the first system's "
+                f"({', '.join(first_system[:4])}{', ...' if len(first_system) > 4 else ''}); "
+                f"`cursus migrate config {source} -o NEW.json` maps them"
+            )
+        )
     return configs, problems
+
+
+def _first_system_fields(names: set[str]) -> list[str]:
+    """The names among `names` that the migration of first-system configs knows."""
+    from cursus.core import migrate
+
+    known = {*migrate.DERIVED, *migrate.SCRIPTS, *migrate.NO_EFFECT, *migrate.OFF_ONLY}
+    known |= {*migrate.RENAMED, *migrate.INSTANCE_FIELDS, "hyperparameter_file"}
+    return sorted(names & known)
 
 
 def _build_one(
@@ -325,6 +343,8 @@ def default_configs(dag: PipelineDAG, **shared: Any) -> Configs:
         step_type, job_type = library.split_node_name(node)
         cls = library.get(step_type).config_class
         values = {k: v for k, v in shared.items() if k in cls.model_fields}
+        # written out, these configs name the sample's label: as loaded back, they name it here
+        values.setdefault("label_field", cls.model_fields["label_field"].default)
         try:
             configs[node] = cls(**{"job_type": job_type, **values})
         except ValidationError as exc:

@@ -16,6 +16,7 @@ from typing import Any
 
 from cursus.api.dag import PipelineDAG
 from cursus.core.config_file import Configs, check_configs_cover_dag, read_configs
+from cursus.core.portability import OFF_MACHINE_TARGETS, local_only_values, refusals
 from cursus.core.resolver import Binding, node_specs, resolve
 from cursus.errors import ConfigError, CursusError, SpecError, ValidationFailed
 from cursus.frameworks import MODEL_FRAMEWORK, get_framework, model_frameworks
@@ -38,6 +39,8 @@ PIPELINE_FIELDS = (
 class ValidationReport:
     problems: list[CursusError] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    # for a local target: the values SageMaker and Airflow would refuse (Plan.local_only)
+    local_only: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -233,7 +236,13 @@ def _compile(dag: PipelineDAG, configs: Configs, source: str) -> Plan:
         if step.framework == MODEL_FRAMEWORK:
             step.framework = _model_framework(step, {s.name: s for s in steps}, configs[n])
         steps.append(step)
-    return Plan(pipeline=meta, dag=dag.to_dict()["dag"], steps=steps, warnings=report.warnings)
+    return Plan(
+        pipeline=meta,
+        dag=dag.to_dict()["dag"],
+        steps=steps,
+        warnings=report.warnings,
+        local_only=local_only_values(dag, configs),
+    )
 
 
 def compile_plan(dag: PipelineDAG | str | Path, config: str | Path | Configs) -> Plan:
@@ -253,12 +262,26 @@ def compile_plan(dag: PipelineDAG | str | Path, config: str | Path | Configs) ->
     return _compile(graph, configs, str(config))
 
 
-def validate_files(dag: PipelineDAG, config_path: str | Path) -> ValidationReport:
-    """Every problem of a config file and of the DAG with it, at once."""
+def validate_files(
+    dag: PipelineDAG,
+    config_path: str | Path,
+    target: str = "local",
+    allow_sample_data: bool = False,
+) -> ValidationReport:
+    """Every problem of a config file and of the DAG with it, at once. For a `target` off this
+    machine (sagemaker, airflow) the values only this machine can run are problems too; for a
+    local one they are listed in `local_only`, so a user learns before compiling what will be
+    refused."""
     try:
         configs, config_problems, broken = read_configs(config_path)
     except CursusError as exc:  # unreadable or wrongly shaped: nothing more to check
         return ValidationReport(problems=[exc])
     report, _ = validate(dag, configs, str(config_path), broken, check_data=True)
     report.problems[:0] = config_problems
+    in_dag = {n: c for n, c in configs.items() if n in dag}
+    local_only = local_only_values(dag, in_dag)
+    if target in OFF_MACHINE_TARGETS:
+        report.problems += refusals(local_only, target, allow_sample_data)
+    else:
+        report.local_only = local_only
     return report

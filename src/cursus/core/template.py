@@ -54,6 +54,7 @@ class PipelineTemplateBase(ABC):
         built = targets.build(
             self.compile_plan(),
             "sagemaker",
+            allow_sample_data=bool(self.options.get("allow_sample_data")),
             role=self.role,
             parameters=self.options.get("pipeline_parameters"),
         )

@@ -6,6 +6,12 @@
 A document is generated from a compiled Plan, validated against a JSON Schema, and accepted by
 the local runner (its STEP_CONFIG values override the config) and by SageMaker starts. Values
 whose key names a secret never appear in a document.
+
+Documents of the first system that did this job are accepted as they are: steps keyed by their
+SageMaker step names (`CradleDataLoading-Training` for node `CradleDataLoading_training`,
+`Registration-NA` for node `Registration`), STEP_TYPE a string or a list, a Cradle step's
+STEP_CONFIG the Cradle request (kept in the node's job spec fields), and the registration fields
+of its model registry, which change nothing Cursus runs (each noted when a document is checked).
 """
 
 from __future__ import annotations
@@ -42,11 +48,18 @@ SCHEMA: dict[str, Any] = {
                 "additionalProperties": False,
                 "properties": {
                     "STEP_CONFIG": {"type": "object"},
-                    "STEP_TYPE": {"type": "array", "items": {"type": "string"}, "minItems": 1},
+                    # the first system writes a string ("TRAINING_STEP") for some steps
+                    "STEP_TYPE": {
+                        "anyOf": [
+                            {"type": "string", "minLength": 1},
+                            {"type": "array", "items": {"type": "string"}, "minItems": 1},
+                        ]
+                    },
                 },
             },
         },
-        "PIPELINE_ADDITIONAL_PARAMS": {"type": "object"},
+        # the first system writes [] when it has none
+        "PIPELINE_ADDITIONAL_PARAMS": {"type": ["object", "array"]},
     },
 }
 
@@ -59,9 +72,14 @@ def _redact(value: Any) -> Any:
     return value
 
 
-def generate_execution_document(plan: Plan) -> dict[str, Any]:
+def generate_execution_document(plan: Plan, step_names: str = "node") -> dict[str, Any]:
+    """`step_names`: "node" keys steps by node name; "sagemaker" by the first system's SageMaker
+    step names (`CradleDataLoading-Training`, `Registration-NA`), as its tools expect."""
+    if step_names not in ("node", "sagemaker"):
+        raise ConfigError(f"step_names is {step_names!r}; use node or sagemaker")
+    region = plan.pipeline.get("region")
     steps = {
-        step.name: {
+        (step.name if step_names == "node" else sagemaker_step_name(step.name, region)): {
             "STEP_CONFIG": _redact({k: v for k, v in step.config.items() if k not in NOT_RUNTIME}),
             "STEP_TYPE": [step.step_type, step.job_kind],
         }
@@ -71,10 +89,81 @@ def generate_execution_document(plan: Plan) -> dict[str, Any]:
     return {"PIPELINE_STEP_CONFIGS": steps, "PIPELINE_ADDITIONAL_PARAMS": params}
 
 
+# a Cradle step's STEP_CONFIG is the Cradle request; its parts are the node's job spec fields
+CRADLE_REQUEST = {
+    "dataSources": "data_sources_spec",
+    "transformSpecification": "transform_spec",
+    "outputSpecification": "output_spec",
+    "cradleJobSpecification": "cradle_job_spec",
+}
+# registration fields of the first system's model registry that Cursus's registration has no use
+# for: the image follows the framework, the region follows the config
+FIRST_SYSTEM_REGISTRATION = {
+    "source_model_inference_image_arn": "Cursus picks the image from the model's framework",
+    "source_model_region": "follows the config's region",
+    "model_registration_region": "follows the config's region",
+    "source_model_environment_variable_map": "Cursus sets the serving environment itself",
+    "load_testing_info_map": "a MIMS load-test target; Cursus runs no load test",
+}
+
+
+def _ignored_fields() -> dict[str, str]:
+    """First-system fields a document may carry that change nothing Cursus runs, and why."""
+    from cursus.core.migrate import DERIVED, NO_EFFECT
+
+    return {**DERIVED, **NO_EFFECT, **FIRST_SYSTEM_REGISTRATION}
+
+
+def step_node(key: str, nodes: list[str], region: str | None = None) -> str | None:
+    """The node a document's step key names: the node name itself, or the first system's
+    SageMaker step name (`Type-Jobtype` for node `Type_jobtype`, `Type-<region code>` for node
+    `Type`, and our definition's `-Model-CreateModel` / `-RegisterModel` steps)."""
+    if key in nodes:
+        return key
+    for suffix in ("-Model-CreateModel", "-RegisterModel"):
+        if key.endswith(suffix) and key[: -len(suffix)] in nodes:
+            return key[: -len(suffix)]
+    head, sep, tail = key.rpartition("-")
+    if not sep:
+        return None
+    if f"{head}_{tail.lower()}" in nodes:
+        return f"{head}_{tail.lower()}"
+    if head in nodes and tail in _region_names(region):
+        return head
+    return None
+
+
+def _region_names(region: str | None) -> set[str]:
+    from cursus.steps.configs import FIRST_SYSTEM_REGIONS
+
+    names = set(FIRST_SYSTEM_REGIONS)  # a document names the region the pipeline was built for
+    if region:
+        names.add(region)
+    return names
+
+
+def sagemaker_step_name(node: str, region: str | None = None) -> str:
+    """The first system's name for node's step: `Type-Jobtype`, or `Registration-<code>`."""
+    from cursus.steps.configs import FIRST_SYSTEM_REGIONS
+    from cursus.steps.library import step_library
+
+    step_type, job_type = step_library().split_node_name(node)
+    if job_type:
+        return f"{step_type}-{job_type.capitalize()}"
+    if step_type == "Registration":
+        codes = {aws: code for code, aws in FIRST_SYSTEM_REGIONS.items()}
+        return f"{step_type}-{codes.get(region or '', region or 'NA')}"
+    return node
+
+
 def validate_execution_document(
-    doc: Any, plan: Plan | None = None, source: str = "<document>"
+    doc: Any,
+    plan: Plan | None = None,
+    source: str = "<document>",
+    notes: list[str] | None = None,
 ) -> list[str]:
-    """Every problem with a document, as messages naming the field; empty when it is valid."""
+    """Every problem with a document, as messages naming the field; empty when it is valid.
+    Fields that are accepted but change nothing Cursus runs are added to `notes` when given."""
     import jsonschema
 
     validator = jsonschema.Draft202012Validator(SCHEMA)
@@ -85,21 +174,35 @@ def validate_execution_document(
     if problems or plan is None:
         return problems
     known = {s.name: s for s in plan.steps}
+    ignored = _ignored_fields()
     for name, section in doc["PIPELINE_STEP_CONFIGS"].items():
-        if name not in known:
+        node = step_node(name, list(known), plan.pipeline.get("region"))
+        if node is None:
             problems.append(
                 f"{source}: step '{name}' is not in the pipeline (steps: {', '.join(known)})"
             )
             continue
-        config_class = _config_class(known[name].config["class"])
+        where = f"step '{name}'" + (f" (node '{node}')" if node != name else "")
+        config_class = _config_class(known[node].config["class"])
         for key in section["STEP_CONFIG"]:
             if key in NOT_RUNTIME:
                 problems.append(
-                    f"{source}: step '{name}', field '{key}' shapes the pipeline; change it in the config"
+                    f"{source}: {where}, field '{key}' shapes the pipeline; change it in the config"
                 )
-            elif key not in config_class.model_fields:
+            elif key in config_class.model_fields:
+                continue
+            elif key in CRADLE_REQUEST and CRADLE_REQUEST[key] in config_class.model_fields:
+                if notes is not None:
+                    notes.append(
+                        f"{where}: '{key}' is part of the Cradle request, kept in "
+                        f"{CRADLE_REQUEST[key]}; the node reads its data_source"
+                    )
+            elif key in ignored:
+                if notes is not None:
+                    notes.append(f"{where}: '{key}' is ignored: {ignored[key]}")
+            else:
                 problems.append(
-                    f"{source}: step '{name}', unknown field '{key}' for {config_class.__name__}"
+                    f"{source}: {where}, unknown field '{key}' for {config_class.__name__}"
                 )
     return problems
 
@@ -124,20 +227,31 @@ def load_execution_document(path: str | Path) -> dict[str, Any]:
 def apply_execution_document(
     configs: dict[str, Any], doc: dict[str, Any], source: str = "<document>"
 ) -> dict[str, Any]:
-    """New config objects with the document's run-time values; the originals stay as they were."""
+    """New config objects with the document's run-time values; the originals stay as they were.
+    A first-system document's ignored fields (see validate_execution_document) are left out."""
     updated = dict(configs)
+    ignored = _ignored_fields()
+    region = next((getattr(c, "region", None) for c in configs.values()), None)
     for name, section in doc["PIPELINE_STEP_CONFIGS"].items():
-        if name not in configs:
+        node = step_node(name, list(configs), region)
+        if node is None:
             raise ConfigError(f"{source}: step '{name}' is not in the pipeline")
-        values = {k: v for k, v in section["STEP_CONFIG"].items() if k not in NOT_RUNTIME}
-        current = configs[name]
-        unknown = [k for k in values if k not in type(current).model_fields]
-        if unknown:
-            raise ConfigError(
-                f"{source}: step '{name}', unknown field '{unknown[0]}' for {type(current).__name__}"
-            )
+        current = configs[node]
+        fields = type(current).model_fields
+        values: dict[str, Any] = {}
+        for key, value in section["STEP_CONFIG"].items():
+            if key in NOT_RUNTIME:
+                continue
+            if key in CRADLE_REQUEST and CRADLE_REQUEST[key] in fields:
+                values[CRADLE_REQUEST[key]] = value
+            elif key in fields:
+                values[key] = value
+            elif key not in ignored:
+                raise ConfigError(
+                    f"{source}: step '{name}', unknown field '{key}' for {type(current).__name__}"
+                )
         try:
-            updated[name] = type(current).model_validate({**current.model_dump(), **values})
+            updated[node] = type(current).model_validate({**current.model_dump(), **values})
         except ValidationError as exc:
             err = exc.errors()[0]
             field = ".".join(str(p) for p in err["loc"])
@@ -148,12 +262,16 @@ def apply_execution_document(
 def runtime_differences(doc: dict[str, Any], plan: Plan) -> list[str]:
     """Step values in `doc` that differ from what `plan` (the deployed pipeline) was compiled with."""
     current = generate_execution_document(plan)["PIPELINE_STEP_CONFIGS"]
-    return [
-        f"step '{name}', field '{key}'"
-        for name, section in doc["PIPELINE_STEP_CONFIGS"].items()
-        for key, value in section["STEP_CONFIG"].items()
-        if name in current and current[name]["STEP_CONFIG"].get(key) != value
-    ]
+    unused = {**_ignored_fields(), **CRADLE_REQUEST}  # values no job reads
+    changed = []
+    for name, section in doc["PIPELINE_STEP_CONFIGS"].items():
+        node = step_node(name, list(current), plan.pipeline.get("region"))
+        for key, value in section["STEP_CONFIG"].items():
+            if node is None or key in unused:
+                continue
+            if current[node]["STEP_CONFIG"].get(key) != value:
+                changed.append(f"step '{name}', field '{key}'")
+    return changed
 
 
 def start_pipeline_execution(

@@ -15,6 +15,9 @@ from cursus.frameworks import model_frameworks
 
 _PIPELINE_NAME = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9-]{0,80}[A-Za-z0-9])?$")
 _SEMVER = re.compile(r"^\d+\.\d+\.\d+(?:[-+][0-9A-Za-z.-]+)?$")
+_AWS_REGION = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d{1,2}$")
+# the first system's region codes and the AWS regions its pipelines ran in
+FIRST_SYSTEM_REGIONS = {"NA": "us-east-1", "EU": "eu-west-1", "FE": "us-west-2"}
 
 
 class BasePipelineConfig(BaseModel):
@@ -72,6 +75,18 @@ class BasePipelineConfig(BaseModel):
     def _semver(cls, value: str) -> str:
         if not _SEMVER.match(value):
             raise ValueError("use a semantic version such as 1.0.0")
+        return value
+
+    @field_validator("region")
+    @classmethod
+    def _region(cls, value: str) -> str:
+        if value.upper() in FIRST_SYSTEM_REGIONS:
+            raise ValueError(
+                f"{value!r} is a region code of the first system, not an AWS region; use "
+                f"{FIRST_SYSTEM_REGIONS[value.upper()]} (`cursus migrate config` maps it)"
+            )
+        if not _AWS_REGION.match(value):
+            raise ValueError("use an AWS region such as us-east-1")
         return value
 
     @field_validator("instance_type")
@@ -144,6 +159,12 @@ class TabularPreprocessingConfig(BasePipelineConfig):
     test_val_ratio: float = Field(default=0.5, gt=0, lt=1)
     categorical_columns: list[str] | None = Field(
         default=None, description="columns to encode as categories; detected from dtypes when unset"
+    )
+    feature_columns: list[str] | None = Field(
+        default=None,
+        min_length=1,
+        description="the columns the model learns from (the label and id always go on); unset, "
+        "every column but the label and id",
     )
     random_seed: int = 42
 
@@ -298,7 +319,9 @@ class XGBoostHyperparameters(BaseModel):
     subsample: float = Field(default=1.0, gt=0, le=1)
     colsample_bytree: float = Field(default=1.0, gt=0, le=1)
     min_child_weight: float = Field(default=1.0, ge=0)
-    early_stopping_rounds: int = Field(default=20, ge=1)
+    early_stopping_rounds: int = Field(
+        default=20, ge=0, description="rounds without improvement before stopping; 0: never stop"
+    )
     # unset: log loss (binary; it keeps improving after AUC saturates, so early stopping on it
     # keeps enough trees), multiclass log loss, or RMSE (regression)
     eval_metric: (
@@ -417,6 +440,12 @@ class ModelCalibrationConfig(BasePipelineConfig):
     calibration_method: Literal["isotonic", "sigmoid", "platt", "gam", "percentile"] = "isotonic"
     score_field: str = "prob"
     n_bins: int = Field(default=10, ge=2, le=1000)
+    gam_knots: int = Field(
+        default=8, ge=1, le=100, description="gam: interior knots of the spline of the score"
+    )
+    monotonic: bool = Field(
+        default=False, description="gam: keep the calibrated scores in the order of the raw ones"
+    )
 
 
 class ModelMetricsComputationConfig(BasePipelineConfig):

@@ -436,7 +436,16 @@ class _Builder:
             step.script.get("requirements", ()),
             self._wheels(step),
         )
-        runproc = launcher(bucket, pipeline_name, entry, unpack)
+        env = self._environment(step)
+        # SageMaker takes 256 characters per Environment value; longer ones (a list of hundreds
+        # of column names) are set by the launcher script instead
+        long_values = {
+            k: v
+            for k, v in env.items()
+            if isinstance(v, str) and len(v) > preflight.MAX_PROCESSING_ENV_VALUE
+        }
+        env = {k: v for k, v in env.items() if k not in long_values}
+        runproc = launcher(bucket, pipeline_name, entry, unpack, long_values)
         self.bundles[step.name] = [bundle, runproc]
         # what FrameworkProcessor.run does with a local source_dir, with our own objects
         inputs.append(ProcessingInput(source=bundle.uri, destination=CODE_DIR, input_name="code"))
@@ -446,7 +455,7 @@ class _Builder:
             if value is not None
             for item in (f"--{name}", value if isinstance(value, str) else json.dumps(value))
         ]
-        step_args = self._processor(step, self._environment(step)).run(
+        step_args = self._processor(step, env).run(
             code=runproc.uri, inputs=inputs, outputs=outputs, arguments=arguments or None
         )
         return [ProcessingStep(name=step.name, step_args=step_args, **self._step_options(step))]

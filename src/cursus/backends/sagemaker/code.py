@@ -13,6 +13,7 @@ from __future__ import annotations
 import gzip
 import hashlib
 import io
+import shlex
 import tarfile
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -120,10 +121,17 @@ def source_bundle(
     return CodeObject(uri, tar_gz(files))
 
 
-def launcher(bucket: str, pipeline_name: str, entry_point: str, unpack: list[str]) -> CodeObject:
+def launcher(
+    bucket: str,
+    pipeline_name: str,
+    entry_point: str,
+    unpack: list[str],
+    exports: dict[str, str] | None = None,
+) -> CodeObject:
     """The `runproc.sh` of a processing step: unpack the code, unpack the archives of training
     jobs the step reads (SageMaker stores a model as one model.tar.gz; step scripts read a folder),
-    then run the script with the job's arguments."""
+    set the environment values too long for the job's Environment (`exports`), then run the
+    script with the job's arguments."""
     lines = [
         "#!/bin/bash",
         "# Cursus processing step launcher",
@@ -131,6 +139,9 @@ def launcher(bucket: str, pipeline_name: str, entry_point: str, unpack: list[str
         f"cd {CODE_DIR}",
         f"tar -xzf {SOURCE_ARCHIVE}",
         f"if [ -f {REQUIREMENTS} ]; then python -m pip install --quiet -r {REQUIREMENTS}; fi",
+    ]
+    lines += [
+        f"export {name}={shlex.quote(value)}" for name, value in sorted((exports or {}).items())
     ]
     for folder in unpack:
         lines += [

@@ -344,11 +344,12 @@ def _check_container_paths(step: PlanStep, inputs: dict[str, str], refuse: Any) 
 
 
 def _check_env(step: PlanStep, refuse: Any) -> None:
+    """A processing job's longer values travel in its launcher script (`launcher_exports`)."""
     limit = MAX_PROCESSING_ENV_VALUE if step.job_kind == "processing" else MAX_TRAINING_ENV_VALUE
     for name, value in step.env.items():
         if not ENV_NAME.match(name):
             refuse(f"env {name}", "is not a valid environment variable name")
-        elif len(value) > limit:
+        elif len(value) > limit and step.job_kind != "processing":
             refuse(
                 f"env {name}",
                 f"is {len(value)} characters; SageMaker {step.job_kind} jobs take at most {limit}",

@@ -47,7 +47,7 @@ CONTAINER_OUTPUTS = {
     "metrics_output": "/opt/ml/processing/output/metrics",
     "calibrated_data": "/opt/ml/processing/output/calibrated_data",
 }
-ENV_VARS = ["LABEL_FIELD", "SCORE_FIELD", "CALIBRATION_METHOD", "N_BINS"]
+ENV_VARS = ["LABEL_FIELD", "SCORE_FIELD", "CALIBRATION_METHOD", "N_BINS", "GAM_KNOTS", "MONOTONIC"]
 
 PREDICTIONS_FILE = "predictions.parquet"
 METRICS_FILE = "calibration_metrics.json"
@@ -169,21 +169,52 @@ def fit_percentile(p: np.ndarray, n_quantiles: int = N_PERCENTILE_QUANTILES) -> 
     }
 
 
-def fit_gam(y: np.ndarray, p: np.ndarray, n_knots: int = GAM_KNOTS) -> dict[str, Any]:
+def fit_gam(
+    y: np.ndarray, p: np.ndarray, n_knots: int = GAM_KNOTS, monotonic: bool = False
+) -> dict[str, Any]:
     """A one-variable logistic GAM: logit(p_cal) = a + b z + sum_k c_k max(z - t_k, 0), where z is
     the score's logit and the knots t_k sit at its quantiles; L2-regularised, so a few rows do not
-    make it wiggle. Applied by `_tabular.apply_calibration` with numpy alone."""
-    from sklearn.linear_model import LogisticRegression
-
+    make it wiggle. `monotonic` keeps every segment's slope >= 0, so the calibrated scores keep
+    the order of the raw ones. Applied by `_tabular.apply_calibration` with numpy alone."""
     z = logit(p)
     knots = np.unique(np.quantile(z, np.linspace(0, 1, n_knots + 2)[1:-1]))
-    model = LogisticRegression(C=1.0, max_iter=1000).fit(gam_design(z, knots), y.astype(int))
+    design = gam_design(z, knots)
+    if monotonic:
+        intercept, coefs = _monotone_logistic(design, y.astype(np.float64))
+    else:
+        from sklearn.linear_model import LogisticRegression
+
+        model = LogisticRegression(C=1.0, max_iter=1000).fit(design, y.astype(int))
+        intercept, coefs = float(model.intercept_[0]), model.coef_[0]
     return {
         "method": "gam",
         "knots": knots.tolist(),
-        "intercept": float(model.intercept_[0]),
-        "coefs": model.coef_[0].tolist(),
+        "intercept": float(intercept),
+        "coefs": [float(c) for c in coefs],
+        "monotonic": monotonic,
     }
+
+
+def _monotone_logistic(design: np.ndarray, y: np.ndarray) -> tuple[float, np.ndarray]:
+    """The L2-regularised logistic fit of `gam_design` columns whose running sums of
+    coefficients (each segment's slope) are >= 0: fitted in those slopes, bounded below by 0."""
+    from scipy.optimize import minimize
+    from scipy.special import expit
+
+    def loss_and_gradient(theta: np.ndarray) -> tuple[float, np.ndarray]:
+        intercept, slopes = theta[0], theta[1:]
+        coefs = np.diff(slopes, prepend=0.0)  # coefficient k = slope k - slope k-1
+        margin = intercept + design @ coefs
+        loss = float(np.sum(np.logaddexp(0.0, margin) - y * margin) + 0.5 * coefs @ coefs)
+        residual = expit(margin) - y
+        by_coef = design.T @ residual + coefs
+        by_slope = by_coef - np.append(by_coef[1:], 0.0)
+        return loss, np.concatenate([[residual.sum()], by_slope])
+
+    start = np.concatenate([[0.0], np.ones(design.shape[1])])
+    bounds = [(None, None)] + [(0.0, None)] * design.shape[1]
+    fit = minimize(loss_and_gradient, start, jac=True, method="L-BFGS-B", bounds=bounds)
+    return float(fit.x[0]), np.diff(fit.x[1:], prepend=0.0)
 
 
 def logit(p: np.ndarray) -> np.ndarray:
@@ -195,13 +226,27 @@ def gam_design(z: np.ndarray, knots: np.ndarray) -> np.ndarray:
     return np.column_stack([z] + [np.maximum(z - k, 0.0) for k in knots])
 
 
-def fit_calibration(method: str, y: np.ndarray, p: np.ndarray) -> dict[str, Any]:
+def gam_options(environ_vars: dict[str, str]) -> dict[str, Any]:
+    """GAM_KNOTS (interior knots, 1..100) and MONOTONIC (true/false) for method gam."""
+    n_knots = env_int(environ_vars, "GAM_KNOTS", GAM_KNOTS)
+    if not 1 <= n_knots <= 100:
+        raise StepInputError(f"GAM_KNOTS={n_knots} must be a whole number from 1 to 100")
+    monotonic = (env_str(environ_vars, "MONOTONIC", "false") or "false").strip().lower()
+    if monotonic not in ("true", "false"):
+        raise StepInputError(f"MONOTONIC={monotonic!r} must be true or false")
+    return {"n_knots": n_knots, "monotonic": monotonic == "true"}
+
+
+def fit_calibration(
+    method: str, y: np.ndarray, p: np.ndarray, gam: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """`gam`: fit_gam's options (n_knots, monotonic)."""
     if method == "isotonic":
         return fit_isotonic(y, p)
     if method in ("sigmoid", "platt"):
         return fit_sigmoid(y, p)
     if method == "gam":
-        return fit_gam(y, p)
+        return fit_gam(y, p, **(gam or {}))
     if method == "percentile":
         return fit_percentile(p)
     raise StepInputError(
@@ -362,17 +407,18 @@ def main(
         raise StepInputError(
             f"CALIBRATION_METHOD={method!r} is not supported; use one of {list(METHODS)}"
         )
+    gam = gam_options(environ_vars)
 
     df = read_predictions(input_paths["evaluation_data"])
     if is_multiclass(df, score_field):
-        return calibrate_multiclass(df, label_field, method, n_bins, output_paths)
+        return calibrate_multiclass(df, label_field, method, n_bins, output_paths, gam)
     y, raw = labels_and_scores(df, label_field, score_field)
-    calibration = fit_calibration(method, y, raw)
+    calibration = fit_calibration(method, y, raw, gam)
     calibrated = apply_calibration(raw, calibration)
     folds = fold_count(y.astype(np.int64))
     held_out = (
         cross_fitted(
-            lambda yy, pp: fit_calibration(method, yy, pp), apply_calibration, y, raw, folds
+            lambda yy, pp: fit_calibration(method, yy, pp, gam), apply_calibration, y, raw, folds
         )
         if folds >= 2
         else None
@@ -425,7 +471,9 @@ def is_multiclass(df: pd.DataFrame, score_field: str) -> bool:
     return False
 
 
-def fit_multiclass(method: str, y: np.ndarray, raw: np.ndarray) -> dict[str, Any]:
+def fit_multiclass(
+    method: str, y: np.ndarray, raw: np.ndarray, gam: dict[str, Any] | None = None
+) -> dict[str, Any]:
     """One one-vs-rest calibrator per class; a class absent from `y` (or alone in it) keeps its
     scores as they are."""
     per_class = []
@@ -434,7 +482,7 @@ def fit_multiclass(method: str, y: np.ndarray, raw: np.ndarray) -> dict[str, Any
         if target.min() == target.max():
             per_class.append({"method": "isotonic", "x": [0.0, 1.0], "y": [0.0, 1.0]})
         else:
-            per_class.append(fit_calibration(method, target, raw[:, k]))
+            per_class.append(fit_calibration(method, target, raw[:, k], gam))
     return {"method": method, "problem_type": MULTICLASS, "per_class": per_class}
 
 
@@ -451,7 +499,12 @@ def multiclass_brier(y: np.ndarray, probs: np.ndarray) -> float:
 
 
 def calibrate_multiclass(
-    df: pd.DataFrame, label_field: str, method: str, n_bins: int, output_paths: dict[str, str]
+    df: pd.DataFrame,
+    label_field: str,
+    method: str,
+    n_bins: int,
+    output_paths: dict[str, str],
+    gam: dict[str, Any] | None = None,
 ) -> dict[str, float]:
     if method == "percentile":
         raise StepInputError(
@@ -472,12 +525,12 @@ def calibrate_multiclass(
             "evaluation steps write them"
         )
     y = y.astype(np.int64)
-    calibration = fit_multiclass(method, y, raw)
+    calibration = fit_multiclass(method, y, raw, gam)
     calibrated = apply_calibration(raw, calibration)
     folds = fold_count(np.unique(y, return_inverse=True)[1])  # over the classes present
     held_out = (
         cross_fitted(
-            lambda yy, pp: fit_multiclass(method, yy, pp), apply_calibration, y, raw, folds
+            lambda yy, pp: fit_multiclass(method, yy, pp, gam), apply_calibration, y, raw, folds
         )
         if folds >= 2
         else None

@@ -54,6 +54,7 @@ ENV_VARS = [
     "TRAIN_RATIO",
     "TEST_VAL_RATIO",
     "CATEGORICAL_COLUMNS",
+    "FEATURE_COLUMNS",
     "RANDOM_SEED",
     "PROBLEM_TYPE",
 ]
@@ -75,6 +76,7 @@ def main(
     categorical = categorical_columns(environ_vars)
 
     df = read_table(input_paths["data_input"])
+    df = keep_features(df, column_list(environ_vars, "FEATURE_COLUMNS"), label_field, id_field)
     check_columns(df, label_field, id_field, categorical)
     configured = check_problem_type(env_str(environ_vars, "PROBLEM_TYPE"))
     df, label_mapping, problem_type = clean(
@@ -127,14 +129,36 @@ def read_schema(metadata_dir: str | None) -> dict[str, Any]:
     return schema
 
 
+def keep_features(
+    df: pd.DataFrame, features: list[str] | None, label_field: str, id_field: str | None
+) -> pd.DataFrame:
+    """Only the named feature columns (and the label and id) go on; unset, every column does."""
+    if features is None:
+        return df
+    missing = [c for c in features if c not in df.columns]
+    if missing:
+        raise StepInputError(
+            f"FEATURE_COLUMNS names columns {missing[:10]} that are not in the input table "
+            f"(columns: {list(map(str, df.columns[:20]))})"
+        )
+    keep = [c for c in features if c not in (label_field, id_field)]
+    keep += [c for c in (label_field, id_field) if c and c in df.columns]
+    return df[keep]
+
+
 def categorical_columns(environ: dict[str, str]) -> list[str] | None:
     """None (not []) when unset: fit_preprocessing then treats non-numeric columns as categorical."""
-    value = env_json(environ, "CATEGORICAL_COLUMNS")
+    return column_list(environ, "CATEGORICAL_COLUMNS")
+
+
+def column_list(environ: dict[str, str], variable: str) -> list[str] | None:
+    """A JSON list of column names in `variable`; None when unset."""
+    value = env_json(environ, variable)
     if value is None:
         return None
     if not isinstance(value, list) or not all(isinstance(c, str) for c in value):
         raise StepInputError(
-            f'CATEGORICAL_COLUMNS must be a JSON list of column names, e.g. ["city"]; got {value!r}'
+            f'{variable} must be a JSON list of column names, e.g. ["city"]; got {value!r}'
         )
     return value
 
