@@ -18,15 +18,23 @@ def write_config(
     dag: str,
     shared: dict[str, Any] | None = None,
     specific: dict[str, dict[str, Any]] | None = None,
+    sample_data: bool = False,
 ) -> Path:
-    """A complete config for a bundled DAG, with SageMaker's role and bucket set."""
+    """A complete config for a bundled DAG, with SageMaker's role and bucket set, reading data
+    from S3 as a pipeline for SageMaker does (`sample_data`: the bundled sample, for the
+    emulation, which runs on this machine)."""
     from cursus.api.loading import load_dag
     from cursus.core.config_file import default_configs, save_configs
+    from cursus.steps.configs import DataLoadingConfig
 
     values = {"role": ROLE, "bucket": BUCKET, "pipeline_name": dag.replace("_", "-")}
     values.update(shared or {})
     values = {k: v for k, v in values.items() if v is not None}
-    save_configs(default_configs(load_dag(dag), **values), path)
+    configs = default_configs(load_dag(dag), **values)
+    for node, config in configs.items():
+        if isinstance(config, DataLoadingConfig) and not sample_data:
+            config.data_source = f"s3://{BUCKET}/data/{node}/"
+    save_configs(configs, path)
     if specific:
         data = json.loads(path.read_text())
         for node, fields in specific.items():

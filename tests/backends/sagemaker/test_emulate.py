@@ -32,6 +32,7 @@ from cursus.backends.sagemaker.twins import (
     twin_for_image,
     twin_of,
 )
+from cursus.targets import compile_dag
 
 
 def needs_twins(*names: str) -> None:
@@ -145,7 +146,7 @@ def _single_step(tmp_path: Path, requirements: list[str]):  # -> SageMakerPipeli
 
     dag = PipelineDAG()
     dag.add_node("DataLoading_training")
-    config = write_config(tmp_path / "c.json", "xgboost_simple")
+    config = write_config(tmp_path / "c.json", "xgboost_simple", sample_data=True)
     plan = PipelineDAGCompiler(str(config)).compile_to_plan(dag)
     plan.steps[0].script["requirements"] = requirements
     return generate_pipeline(plan)
@@ -175,11 +176,10 @@ def test_a_processing_job_sees_its_inputs_and_outputs_at_container_paths(tmp_pat
     assert "/opt/ml/processing/output/data" in log or written  # the script wrote there
 
 
-def test_emulated_training_packs_the_model_as_sagemaker_does(
-    compiled: dict, tmp_path: Path
-) -> None:
+def test_emulated_training_packs_the_model_as_sagemaker_does(tmp_path: Path) -> None:
     needs_twins("sklearn-1.2-1", "xgboost-1.7-1")
-    result = emulate(compiled["xgboost_simple"], tmp_path)
+    config = write_config(tmp_path / "c.json", "xgboost_simple", sample_data=True)
+    result = emulate(compile_dag("xgboost_simple", config, allow_sample_data=True), tmp_path)
     assert result.succeeded, [(s.name, s.reason) for s in result.steps if s.reason]
     training = result.step("XGBoostTraining")
     assert training.twin == "xgboost-1.7-1"
@@ -219,7 +219,7 @@ def test_cli_emulates_a_dag_file_and_reports_each_step(tmp_path: Path) -> None:
     needs_twins("sklearn-1.2-1")
     dag = tmp_path / "dag.json"
     dag.write_text(json.dumps({"dag": {"nodes": ["DataLoading_training"], "edges": []}}))
-    config = write_config(tmp_path / "c.json", "xgboost_simple")
+    config = write_config(tmp_path / "c.json", "xgboost_simple", sample_data=True)
     ok = _cursus("sagemaker", "emulate", str(dag), "-c", str(config), "--workdir", str(tmp_path))
     assert ok.returncode == 0, ok.stderr
     assert "Succeeded DataLoading_training" in ok.stdout and "[sklearn-1.2-1]" in ok.stdout

@@ -132,8 +132,11 @@ def test_inputs_are_wired_through_step_properties_never_literal_paths(
             for item in args.get("ProcessingInputs", []):
                 if item["InputName"] not in ("code", "entrypoint"):
                     assert not isinstance(item["S3Input"]["S3Uri"], str), (dag, step["Name"])
-        # the only S3 literals are the content-addressed code objects
+        # the only S3 literals are the content-addressed code objects, and the data a loading
+        # node reads (its config's data_source)
         for literal in S3_LITERAL.findall(json.dumps(definition["Steps"])):
+            if literal.startswith(f"s3://{BUCKET}/data/"):
+                continue
             assert re.fullmatch(
                 rf"s3://{BUCKET}/{dag.replace('_', '-')}/code/[0-9a-f]{{64}}/"
                 r"(sourcedir\.tar\.gz|runproc\.sh)",
@@ -346,7 +349,8 @@ def test_dag_edges_without_data_become_depends_on(tmp_path: Path) -> None:
     dag.add_node("DataLoading_training")
     dag.add_node("DataLoading_calibration")
     dag.add_edge("DataLoading_training", "DataLoading_calibration")
-    config = save_configs(default_configs(dag, role=ROLE, bucket=BUCKET), tmp_path / "c.json")
+    configs = default_configs(dag, role=ROLE, bucket=BUCKET, data_source=f"s3://{BUCKET}/d/")
+    config = save_configs(configs, tmp_path / "c.json")
     result = compile_dag(dag, config)
     steps = steps_by_name(result.definition_dict())
     assert steps["DataLoading_calibration"]["DependsOn"] == ["DataLoading_training"]

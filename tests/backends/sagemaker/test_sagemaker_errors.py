@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import json
+import shlex
+import subprocess
 from pathlib import Path
 from typing import Any
 
 import pytest
+from _sagemaker_support import steps_by_name
 from click.testing import CliRunner
 
 from cursus.backends.sagemaker import SageMakerConfigError
 from cursus.cli.main import cli
-from cursus.errors import CursusError, ValidationFailed
+from cursus.errors import ConfigError, CursusError, ValidationFailed
 from cursus.targets import compile_dag
 
 LONG = "a" * 60
@@ -22,7 +25,6 @@ LONG = "a" * 60
     [
         ({"role": None}, {}, "DataLoading_training", "role", "is not set"),
         ({"bucket": None}, {}, "DataLoading_training", "bucket", "is not set"),
-        ({"region": ""}, {}, "DataLoading_training", "region", "is not set"),
         ({"region": "us-east-7"}, {}, "DataLoading_training", "region", "did you mean us-east-"),
         ({"bucket": "s3://my-bucket"}, {}, "DataLoading_training", "bucket", "without s3://"),
         ({"bucket": "My_Bucket"}, {}, "DataLoading_training", "bucket", "not a valid S3 bucket"),
@@ -50,10 +52,10 @@ LONG = "a" * 60
         ),
         (
             {},
-            {"DataLoading_training": {"data_source": "s3://bucket/" + "x" * 300}},
-            "DataLoading_training",
-            "env DATA_SOURCE",
-            "at most 256",
+            {"XGBoostTraining": {"label_field": "x" * 600}},
+            "XGBoostTraining",
+            "env LABEL_FIELD",
+            "at most 512",
         ),
         (
             {},
@@ -81,16 +83,52 @@ def test_a_model_package_group_name_sagemaker_refuses(make_config: Any) -> None:
         compile_dag("xgboost_e2e", config)
 
 
+def test_an_empty_region_is_refused_with_the_config(make_config: Any) -> None:
+    with pytest.raises(ConfigError, match="field 'region': use an AWS region such as us-east-1"):
+        make_config("xgboost_simple", shared={"region": ""})
+
+
+def test_a_first_system_region_code_names_its_aws_region(make_config: Any) -> None:
+    with pytest.raises(ConfigError, match="'EU' is a region code of the first system, not an AWS"):
+        make_config("xgboost_simple", shared={"region": "EU"})
+
+
+def test_a_processing_value_too_long_for_sagemaker_travels_in_the_launcher(
+    make_config: Any,
+) -> None:
+    """SageMaker takes 256 characters per Environment value of a processing job; a longer one
+    (hundreds of feature names) is exported by the step's runproc.sh instead."""
+    columns = [f"feature_{i:03d}" for i in range(40)]
+    config = make_config(
+        "xgboost_simple",
+        specific={"TabularPreprocessing_training": {"feature_columns": columns}},
+    )
+    compiled = compile_dag("xgboost_simple", config)
+    steps = steps_by_name(compiled.definition_dict())
+    env = steps["TabularPreprocessing_training"]["Arguments"]["Environment"]
+    assert "FEATURE_COLUMNS" not in env and "LABEL_FIELD" in env
+    inputs = steps["TabularPreprocessing_training"]["Arguments"]["ProcessingInputs"]
+    launcher_uri = next(i["S3Input"]["S3Uri"] for i in inputs if i["InputName"] == "entrypoint")
+    script = compiled.code[launcher_uri].decode()
+    export = next(line for line in script.splitlines() if line.startswith("export "))
+    assert export == "export FEATURE_COLUMNS=" + shlex.quote(json.dumps(columns))
+    assert script.index(export) < script.index("exec python")
+    # the value the script reads back is the list
+    shell = subprocess.run(
+        ["bash", "-c", f'{export}; printf %s "$FEATURE_COLUMNS"'], capture_output=True, text=True
+    )
+    assert json.loads(shell.stdout) == columns
+
+
 def test_a_node_name_too_long_for_a_step_name(tmp_path: Path) -> None:
     from cursus.api.dag import PipelineDAG
     from cursus.core.config_file import default_configs, save_configs
 
     dag = PipelineDAG()
     dag.add_node(f"DataLoading_{LONG}")
-    config = save_configs(
-        default_configs(dag, role="arn:aws:iam::123456789012:role/R", bucket="bkt"),
-        tmp_path / "c.json",
-    )
+    configs = default_configs(dag, role="arn:aws:iam::123456789012:role/R", bucket="bkt")
+    configs[f"DataLoading_{LONG}"].data_source = "s3://bkt/data/"
+    config = save_configs(configs, tmp_path / "c.json")
     with pytest.raises(SageMakerConfigError) as caught:
         compile_dag(dag, config)
     assert caught.value.node == f"DataLoading_{LONG}"

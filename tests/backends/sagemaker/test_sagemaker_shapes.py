@@ -42,7 +42,8 @@ def catalog_definitions(tmp_path_factory: pytest.TempPathFactory) -> dict[str, d
         definitions = {}
         for pipeline_id in pipeline_ids():
             config = write_sample_config(pipeline_id, root / f"{pipeline_id}.json", S3_MODEL)
-            pipeline = create_pipeline_from_catalog(pipeline_id, config)
+            # sample configs read the bundled sample: a demo, compiled as one
+            pipeline = create_pipeline_from_catalog(pipeline_id, config, allow_sample_data=True)
             definitions[pipeline_id] = compilation_of(pipeline).definition_dict()
         return definitions
     finally:
