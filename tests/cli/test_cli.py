@@ -65,6 +65,28 @@ def test_config_init_writes_a_complete_valid_config(config: Path) -> None:
     assert sorted(configs) == sorted(dag.nodes)
     assert {c.author for c in configs.values()} == {"ann"}
     code, out = run("validate", "xgboost_e2e", "-c", config)
+    assert (code, out) == (0, f"ok: 10 nodes, 11 edges, every input bound\n{SAMPLE_NOTE}\n")
+
+
+# a config init writes reads the bundled sample: fine here, refused off this machine
+SAMPLE_NOTE = (
+    "note: this config runs on this machine only (sample data); `cursus validate --target "
+    "sagemaker` lists what SageMaker and Airflow refuse"
+)
+
+
+def test_validate_for_sagemaker_names_what_only_runs_here(config: Path, tmp_path: Path) -> None:
+    code, out = run("validate", "xgboost_e2e", "-c", config, "--target", "sagemaker")
+    assert code == 2
+    lines = out.splitlines()
+    assert lines[0] == "error: 2 problem(s):"
+    assert lines[1].startswith("  - node 'DataLoading_training': data_source is 'sklearn:")
+    assert lines[1].endswith(
+        "set data_source to the s3:// URI of your data (compiling for sagemaker)"
+    )
+    code, out = run(
+        "validate", "xgboost_e2e", "-c", config, "--target", "airflow", "--allow-sample-data"
+    )
     assert (code, out) == (0, "ok: 10 nodes, 11 edges, every input bound\n")
 
 
@@ -131,7 +153,7 @@ def test_validate_prints_warnings_and_still_passes(config: Path) -> None:
     assert code == 0
     lines = out.splitlines()
     assert lines[0].startswith(f"warning: {config}: configs for nodes not in the DAG are ignored: ")
-    assert lines[-1] == "ok: 3 nodes, 2 edges, every input bound"
+    assert lines[-2:] == ["ok: 3 nodes, 2 edges, every input bound", SAMPLE_NOTE]
 
 
 def test_validate_fails_with_every_problem(tmp_path: Path, config: Path) -> None:

@@ -156,7 +156,15 @@ def test_compile_a_mods_pipeline_for_sagemaker(
     out_path = tmp_path / "pipeline.json"
     config = sample_config("xgboost_simple_mods")
     code, out = run(
-        "compile", "xgboost_simple_mods", "-c", config, "--target", "sagemaker", "-o", out_path
+        "compile",
+        "xgboost_simple_mods",
+        "-c",
+        config,
+        "--target",
+        "sagemaker",
+        "-o",
+        out_path,
+        "--allow-sample-data",
     )
     assert code == 0, out
     definition = json.loads(out_path.read_text())

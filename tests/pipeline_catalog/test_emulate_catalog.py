@@ -49,7 +49,9 @@ def workdir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def _definition(pipeline_id: str, config: Path) -> tuple[object, dict]:
-    compiled = compilation_of(create_pipeline_from_catalog(pipeline_id, config))
+    compiled = compilation_of(
+        create_pipeline_from_catalog(pipeline_id, config, allow_sample_data=True)
+    )
     return compiled, compiled.definition_dict()
 
 
@@ -191,7 +193,7 @@ def test_a_pretrained_lightgbm_model_is_brought_in_and_released_in_the_twins(
     )
     plan_config = save_configs(configs, tmp_path / "pretrained.json")
     shutil.copytree(workdir / "s3", tmp_path / "run" / "s3")
-    compiled = compile_dag(dag, plan_config)
+    compiled = compile_dag(dag, plan_config, allow_sample_data=True)
     payload = next(s for s in compiled.definition_dict()["Steps"] if s["Name"] == "Payload")
     inputs = {i["InputName"] for i in payload["Arguments"]["ProcessingInputs"]}
     assert inputs == {"model_input", "code", "entrypoint"}  # the model, not a package

@@ -86,7 +86,9 @@ def test_runs_locally_on_its_sample_config(
 def test_compiles_for_sagemaker_offline(
     pipeline_id: str, sample_config: Callable[..., Path], registry_path: Path
 ) -> None:
-    pipeline = create_pipeline_from_catalog(pipeline_id, sample_config(pipeline_id))
+    pipeline = create_pipeline_from_catalog(
+        pipeline_id, sample_config(pipeline_id), allow_sample_data=True
+    )
     entry = get_entry(pipeline_id)
     definition = json.loads(pipeline.definition())
     assert len(definition["Steps"]) >= entry["node_count"]

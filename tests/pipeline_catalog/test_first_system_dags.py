@@ -120,7 +120,7 @@ def test_each_supported_shape_compiles_for_sagemaker(shape: str) -> None:
         configs[node] = type(config).model_validate(
             {**config.model_dump(), "role": SAMPLE_ROLE, "bucket": SAMPLE_BUCKET}
         )
-    compiled = compile_dag(dag, configs)
+    compiled = compile_dag(dag, configs, allow_sample_data=True)
     steps = compiled.definition_dict()["Steps"]
     names = {s["Name"] for s in steps}
     for step in steps:
@@ -155,7 +155,7 @@ def test_the_widest_shape_runs_in_the_image_twins(tmp_path: Path) -> None:
         configs[node] = type(config).model_validate(
             {**config.model_dump(), "role": SAMPLE_ROLE, "bucket": SAMPLE_BUCKET}
         )
-    result = emulate(compile_dag(dag, configs), tmp_path)  # type: ignore[arg-type]
+    result = emulate(compile_dag(dag, configs, allow_sample_data=True), tmp_path)  # type: ignore[arg-type]
     failures = {s.name: s.reason for s in result.steps if s.status != "Succeeded"}
     assert result.succeeded, failures
     register = next(s for s in result.steps if s.type == "RegisterModel")

@@ -104,7 +104,10 @@ def test_a_mods_sagemaker_compile_registers_the_template_as_the_index_says(
     sample_config: Callable[..., Path], registry_path: Path
 ) -> None:
     pipeline = create_pipeline_from_catalog(
-        "xgboost_simple_mods", sample_config("xgboost_simple_mods"), target="sagemaker"
+        "xgboost_simple_mods",
+        sample_config("xgboost_simple_mods"),
+        target="sagemaker",
+        allow_sample_data=True,
     )
     assert pipeline.name == "xgboost-simple"
     meta = get_pipeline("xgboost_simple_mods").mods_metadata()

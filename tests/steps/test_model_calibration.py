@@ -181,3 +181,33 @@ def test_too_few_rows_of_a_class_are_measured_in_sample_and_say_so(tmp_path: Pat
     assert metrics["in_sample"] is True
     assert metrics["evaluation"].startswith("in sample")
     assert metrics["ece_after"] == metrics["ece_after_in_sample"]
+
+
+def test_a_monotonic_gam_keeps_the_order_of_the_scores(tmp_path: Path) -> None:
+    """Scores whose middle band is labelled less often than its neighbours: the free GAM follows
+    the dip, the monotonic one (MONOTONIC=true, the first system's monotonic_constraint) does not,
+    and both are applied from their JSON as the step computed them."""
+    rng = np.random.default_rng(3)
+    score = rng.uniform(0.02, 0.98, 6000)
+    rate = np.where((score > 0.4) & (score < 0.6), 0.1, score)
+    df = pd.DataFrame({"label": (rng.uniform(size=6000) < rate).astype(int), "prob": score})
+    grid = np.linspace(0.03, 0.97, 300)
+    curves = {}
+    for monotonic in ("false", "true"):
+        out = tmp_path / monotonic
+        run(out, df, CALIBRATION_METHOD="gam", GAM_KNOTS="12", MONOTONIC=monotonic)
+        calibration, _, calibrated = outputs(out)
+        assert calibration["knots"] and len(calibration["knots"]) == 12
+        assert calibration["monotonic"] is (monotonic == "true")
+        assert np.allclose(apply_calibration(df["prob"].to_numpy(), calibration),
+                           calibrated["calibrated_prob"])  # fmt: skip
+        curves[monotonic] = apply_calibration(grid, calibration)
+    assert np.diff(curves["false"]).min() < -1e-3  # the free fit dips
+    assert np.diff(curves["true"]).min() >= -1e-12
+
+
+@pytest.mark.parametrize(("env", "named"), [({"GAM_KNOTS": "0"}, "GAM_KNOTS=0"),
+                                            ({"MONOTONIC": "yes"}, "MONOTONIC='yes'")])  # fmt: skip
+def test_bad_gam_options_name_the_variable(tmp_path: Path, env: dict, named: str) -> None:
+    with pytest.raises(StepInputError, match=re.escape(named)):
+        run(tmp_path, miscalibrated(), CALIBRATION_METHOD="gam", **env)

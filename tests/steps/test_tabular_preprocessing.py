@@ -107,6 +107,15 @@ def test_categorical_columns_can_be_declared(tmp_path: Path) -> None:
     assert "stage" not in artifacts["numeric_impute"]
 
 
+def test_feature_columns_keep_only_those_features(tmp_path: Path) -> None:
+    raw = raw_table().assign(leak=lambda d: d["diagnosis"], date="2025-01-01")
+    env = {**ENV, "FEATURE_COLUMNS": '["radius", "clinic", "diagnosis"]'}
+    _, out, artifacts = run(raw, tmp_path, env)
+    assert sorted(artifacts["features"]) == ["clinic", "radius"]  # the label is never a feature
+    train = read_table(out / "train")
+    assert sorted(train.columns) == ["clinic", "diagnosis", "patient", "radius"]
+
+
 def test_same_seed_same_split_other_seed_other_split(tmp_path: Path) -> None:
     raw = raw_table()
     run(raw, tmp_path / "a")
@@ -193,6 +202,8 @@ def test_a_zero_one_label_keeps_its_meaning_when_one_class_is_absent(tmp_path: P
         (lambda d: d, {"ID_FIELD": "mrn"}, "'mrn'"),
         (lambda d: d, {"CATEGORICAL_COLUMNS": '["region"]'}, "region"),
         (lambda d: d, {"CATEGORICAL_COLUMNS": '"clinic"'}, "JSON list"),
+        (lambda d: d, {"FEATURE_COLUMNS": '["radius", "weight"]'}, r"names columns \['weight'\]"),
+        (lambda d: d, {"FEATURE_COLUMNS": '"radius"'}, "FEATURE_COLUMNS must be a JSON list"),
         (lambda d: d, {"TRAIN_RATIO": "1.2"}, "TRAIN_RATIO"),
         (lambda d: d.groupby("diagnosis").head(2), {}, "stratified"),
         (lambda d: d.assign(diagnosis="benign"), {}, "only the value"),

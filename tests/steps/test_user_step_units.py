@@ -91,7 +91,9 @@ def test_the_unit_beside_the_dag_is_listed_validated_and_runs(project: Path) -> 
 def test_the_unit_compiles_for_sagemaker_with_its_own_code(project: Path) -> None:
     from cursus.targets import compile_dag
 
-    compiled = compile_dag(str(project / "dag.json"), project / "config.json")
+    compiled = compile_dag(
+        str(project / "dag.json"), project / "config.json", allow_sample_data=True
+    )
     steps = {s["Name"]: s for s in compiled.definition_dict()["Steps"]}
     job = steps["ColumnFilter_training"]["Arguments"]
     assert job["Environment"]["KEEP_COLUMNS"] == '["mean_radius", "mean_texture"]'
@@ -105,7 +107,7 @@ def test_the_unit_compiles_for_sagemaker_with_its_own_code(project: Path) -> Non
 def test_the_unit_compiles_for_airflow(project: Path, tmp_path: Path) -> None:
     dag_file = tmp_path / "dags" / "user_steps.py"
     invoke("compile", str(project / "dag.json"), "-c", str(project / "config.json"),
-           "--target", "airflow", "-o", str(dag_file))  # fmt: skip
+           "--target", "airflow", "-o", str(dag_file), "--allow-sample-data")  # fmt: skip
     text = dag_file.read_text()
     assert "ColumnFilter_training" in text
     plan_file = next(dag_file.parent.glob("*.plan.json"))
@@ -129,7 +131,9 @@ def test_the_unit_runs_in_the_sklearn_image_twin(project: Path, tmp_path: Path) 
     from cursus.backends.sagemaker.emulate import emulate
     from cursus.targets import compile_dag
 
-    compiled = compile_dag(str(project / "dag.json"), project / "config.json")
+    compiled = compile_dag(
+        str(project / "dag.json"), project / "config.json", allow_sample_data=True
+    )
     emulation = emulate(compiled, tmp_path / "emulation")
     assert emulation.succeeded, [(s.name, s.reason, s.log) for s in emulation.steps]
     assert [s.name for s in emulation.steps] == ["DataLoading_training", "ColumnFilter_training"]

@@ -288,6 +288,8 @@ def migrate_config(
             )
             continue
         cls = library.get(step_type).config_class
+        if "__model_type__" in specific.get(node, {}):
+            ctx.dropped.add(node, f"__model_type__: {DERIVED['__model_type__']}")
         values = {**shared, **_unwrap(specific.get(node, {}))}
         new = _migrate_node(node, cls, values, ctx, bool(trainers))
         if node in data_sources:
@@ -407,7 +409,8 @@ def _migrate_node(
             else:
                 ctx.dropped.add(node, f"{key}: off")
         elif key in INSTANCE_FIELDS:
-            continue  # read by _instance_type
+            if instance is None or not instance[1].startswith(key + " "):
+                ctx.dropped.add(node, f"{key}: read into instance_type")
         elif key in RENAMED:
             put(RENAMED[key], value, f"{key} -> {RENAMED[key]} = {_short(value)}")
         elif key in SAME:
@@ -534,14 +537,16 @@ def _hyperparameter_file(
     ctx: _Context,
 ) -> None:
     where = values.get("hyperparameter_file")
-    hp = given
+    hp, read_from = given, "--hyperparameters"
     if hp is None and where and "://" not in str(where) and folder is not None:
         path = folder / str(where)
         if path.is_file():
-            hp = read_json_file(path, ConfigError, "hyperparameter file")
+            hp, read_from = read_json_file(path, ConfigError, "hyperparameter file"), str(path)
     if hp is None:
         inline = values.get("hyperparameters")
-        hp = _unwrap(inline) if isinstance(inline, dict) else None
+        hp, read_from = (_unwrap(inline), "the file") if isinstance(inline, dict) else (None, "")
+    if hp is not None and where:
+        ctx.mapped.add(node, f"hyperparameter_file -> hyperparameters (read from {read_from})")
     if hp is None:
         ctx.refused.add(
             node,

@@ -123,13 +123,13 @@ def step_node(key: str, nodes: list[str], region: str | None = None) -> str | No
     for suffix in ("-Model-CreateModel", "-RegisterModel"):
         if key.endswith(suffix) and key[: -len(suffix)] in nodes:
             return key[: -len(suffix)]
+    regions = _region_names(region)
+    for node in nodes:
+        if key.startswith(node + "-") and key[len(node) + 1 :] in regions:
+            return node
     head, sep, tail = key.rpartition("-")
-    if not sep:
-        return None
-    if f"{head}_{tail.lower()}" in nodes:
+    if sep and f"{head}_{tail.lower()}" in nodes:
         return f"{head}_{tail.lower()}"
-    if head in nodes and tail in _region_names(region):
-        return head
     return None
 
 

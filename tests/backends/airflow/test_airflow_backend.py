@@ -172,6 +172,7 @@ def test_bad_schedule_and_dag_id_fail_at_compile_time(tmp_path: Path) -> None:
             "airflow",
             "-o",
             str(tmp_path / "d.py"),
+            "--allow-sample-data",
         ],
     )
     assert done.exit_code == 2
