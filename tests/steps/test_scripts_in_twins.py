@@ -34,6 +34,8 @@ SK, XGB = twin_python("sklearn"), twin_python("xgboost")
 # categorical columns and missing values exercise the encoding and imputation on old pandas
 SOURCE = "synthetic:classification?rows=600&features=8&categorical=2&missing=0.05"
 LABEL = "label"
+# what a migrated first-system config keeps (tabular_preprocessing's FEATURE_COLUMNS)
+FEATURES = ["f0", "f2", "cat1"]
 
 pytestmark = [
     pytest.mark.slow,
@@ -145,6 +147,17 @@ def batches(work: Path) -> list[tuple[str | None, list[tuple[str, dict[str, Any]
                         job_args={"job_type": "training"},
                     ),
                 ),
+                (
+                    "tabular_preprocessing feature_columns",
+                    step(
+                        "tabular_preprocessing",
+                        work,
+                        {"data_input": "raw/data", "metadata_input": "raw/meta"},
+                        {"processed_data": "processed_fc", "preprocessing_artifacts": "prep_fc"},
+                        env={"FEATURE_COLUMNS": json.dumps(FEATURES)},
+                        job_args={"job_type": "training"},
+                    ),
+                ),
             ],
         ),
         (
@@ -188,6 +201,26 @@ def batches(work: Path) -> list[tuple[str | None, list[tuple[str, dict[str, Any]
                             "calibrated_data": "calibrated",
                         },
                         env={"LABEL_FIELD": LABEL, "CALIBRATION_METHOD": "isotonic"},
+                        job_args={"job_type": "calibration"},
+                    ),
+                ),
+                (
+                    "model_calibration monotonic gam",
+                    step(
+                        "model_calibration",
+                        work,
+                        {"evaluation_data": "eval"},
+                        {
+                            "calibration_output": "calibration_gam",
+                            "metrics_output": "calibration_gam_metrics",
+                            "calibrated_data": "calibrated_gam",
+                        },
+                        env={
+                            "LABEL_FIELD": LABEL,
+                            "CALIBRATION_METHOD": "gam",
+                            "GAM_KNOTS": "10",
+                            "MONOTONIC": "true",
+                        },
                         job_args={"job_type": "calibration"},
                     ),
                 ),
@@ -252,6 +285,21 @@ def test_data_loading_and_preprocessing_on_the_sklearn_image(chain: Chain) -> No
     assert split["n_train"] + split["n_val"] + split["n_test"] == 600
     prep = json.loads((chain.work / "prep" / "preprocessing.json").read_text())
     assert sorted(prep["categories"]) == ["cat0", "cat1"]
+
+
+def test_feature_columns_on_the_sklearn_image(chain: Chain) -> None:
+    chain.metrics("tabular_preprocessing feature_columns")
+    prep = json.loads((chain.work / "prep_fc" / "preprocessing.json").read_text())
+    assert sorted(prep["features"]) == sorted(FEATURES)
+
+
+def test_a_monotonic_gam_on_the_sklearn_image(chain: Chain) -> None:
+    """scipy 1.8's L-BFGS-B fits it there; the curve it writes never goes down."""
+    chain.metrics("model_calibration monotonic gam")
+    calibration = json.loads((chain.work / "calibration_gam" / "calibration.json").read_text())
+    assert calibration["monotonic"] is True and len(calibration["knots"]) <= 10
+    slopes = np.cumsum(calibration["coefs"])  # each segment's slope in the score's logit
+    assert slopes.min() >= -1e-9
 
 
 def test_training_and_evaluation_on_the_xgboost_image(chain: Chain) -> None:
