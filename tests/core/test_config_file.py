@@ -420,3 +420,28 @@ def test_a_node_reports_its_unknown_fields_and_every_bad_value(tmp_path: Path) -
         f"{path}: 1 of these fields are the first system's (training_instance_type); "
         f"`cursus migrate config {path} -o NEW.json` maps them",
     ]
+
+
+def test_seeds_out_of_range_and_an_empty_label_are_refused_at_validate(tmp_path: Path) -> None:
+    """numpy takes seeds from 0 to 2**32-1: outside, the step would fail minutes into a run."""
+    data = configs_to_dict(simple_configs())
+    specific = data["configuration"]["specific"]
+    specific["DataLoading_training"]["random_seed"] = -1
+    specific["TabularPreprocessing_training"]["random_seed"] = 2**32
+    specific["XGBoostTraining"]["hyperparameters"]["seed"] = 2**40
+    specific["XGBoostTraining"]["label_field"] = ""
+    path = tmp_path / "config.json"
+    path.write_text(json.dumps(data))
+    _, problems, broken = read_configs(path)
+    messages = [str(p) for p in problems]
+    assert broken == set(specific)
+    assert messages == [
+        f"{path}: node 'DataLoading_training', field 'random_seed': Input should be greater than "
+        "or equal to 0 (got -1)",
+        f"{path}: node 'TabularPreprocessing_training', field 'random_seed': Input should be less "
+        "than or equal to 4294967295 (got 4294967296)",
+        f"{path}: node 'XGBoostTraining', field 'label_field': String should have at least 1 "
+        "character (got '')",
+        f"{path}: node 'XGBoostTraining', field 'hyperparameters.seed': Input should be less than "
+        "or equal to 4294967295 (got 1099511627776)",
+    ]

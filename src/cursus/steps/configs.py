@@ -16,6 +16,9 @@ from cursus.frameworks import model_frameworks
 _PIPELINE_NAME = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9-]{0,80}[A-Za-z0-9])?$")
 _SEMVER = re.compile(r"^\d+\.\d+\.\d+(?:[-+][0-9A-Za-z.-]+)?$")
 _AWS_REGION = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d{1,2}$")
+# numpy and the frameworks take seeds from 0 to 2**32 - 1
+MAX_SEED = 2**32 - 1
+SEED = Field(default=42, ge=0, le=MAX_SEED, description="seed of every random draw: 0 to 2**32-1")
 # the first system's region codes and the AWS regions its pipelines ran in
 FIRST_SYSTEM_REGIONS = {"NA": "us-east-1", "EU": "eu-west-1", "FE": "us-west-2"}
 
@@ -32,8 +35,8 @@ class BasePipelineConfig(BaseModel):
     region: str = "us-east-1"
     role: str | None = Field(default=None, description="IAM role ARN SageMaker runs the steps as")
     bucket: str | None = Field(default=None, description="S3 bucket for pipeline artifacts")
-    label_field: str = "label"
-    id_field: str | None = None
+    label_field: str = Field(default="label", min_length=1, max_length=256)
+    id_field: str | None = Field(default=None, min_length=1, max_length=256)
     problem_type: Literal["binary", "multiclass", "regression"] | None = Field(
         default=None,
         description="what the label is: two classes, several, or a number to predict; unset, "
@@ -108,7 +111,7 @@ class DataLoadingConfig(BasePipelineConfig):
         description="path or s3:// URI (csv, parquet, jsonl), sklearn:<dataset>, or "
         "synthetic:classification?rows=N; ?fraction=F&seed=S[&part=rest] takes a disjoint part",
     )
-    random_seed: int = 42
+    random_seed: int = SEED
 
     @model_validator(mode="after")
     def _sample_source(self) -> DataLoadingConfig:
@@ -166,7 +169,7 @@ class TabularPreprocessingConfig(BasePipelineConfig):
         description="the columns the model learns from (the label and id always go on); unset, "
         "every column but the label and id",
     )
-    random_seed: int = 42
+    random_seed: int = SEED
 
 
 class StratifiedSamplingConfig(BasePipelineConfig):
@@ -176,7 +179,7 @@ class StratifiedSamplingConfig(BasePipelineConfig):
     sampling_strategy: Literal["balanced", "proportional"] = "balanced"
     target_sample_size: int = Field(default=1000, ge=1, description="rows to keep in all")
     min_samples_per_stratum: int = Field(default=1, ge=0)
-    random_seed: int = 42
+    random_seed: int = SEED
 
 
 _IMPUTE_STRATEGY = Literal["mean", "median", "mode", "constant"]
@@ -242,7 +245,7 @@ class FeatureSelectionConfig(BasePipelineConfig):
     correlation_threshold: float = Field(
         default=0.95, gt=0, le=1, description="of two features correlated above this, one goes"
     )
-    random_seed: int = 42
+    random_seed: int = SEED
 
 
 class TemporalSplitPreprocessingConfig(BasePipelineConfig):
@@ -256,7 +259,7 @@ class TemporalSplitPreprocessingConfig(BasePipelineConfig):
     categorical_columns: list[str] | None = Field(
         default=None, description="columns to encode as categories; detected from dtypes when unset"
     )
-    random_seed: int = 42
+    random_seed: int = SEED
     date_field: str = Field(default="date", description="the column holding each row's date")
     group_id_field: str | None = Field(
         default=None, description="the entity column (e.g. customer id); unset, rows split alone"
@@ -338,7 +341,7 @@ class XGBoostHyperparameters(BaseModel):
         ]
         | None
     ) = None
-    seed: int = 0
+    seed: int = Field(default=0, ge=0, le=MAX_SEED)
     nthread: int = Field(default=1, ge=1)
 
 
@@ -358,7 +361,7 @@ class PyTorchHyperparameters(BaseModel):
     batch_size: int = Field(default=256, ge=1)
     epochs: int = Field(default=50, ge=1)
     early_stopping_patience: int = Field(default=5, ge=1)
-    seed: int = 0
+    seed: int = Field(default=0, ge=0, le=MAX_SEED)
 
 
 class PyTorchTrainingConfig(BasePipelineConfig):
@@ -398,7 +401,7 @@ class LightGBMHyperparameters(BaseModel):
         ]
         | None
     ) = None
-    seed: int = 0
+    seed: int = Field(default=0, ge=0, le=MAX_SEED)
     num_threads: int = Field(default=1, ge=1)
 
 
@@ -515,7 +518,7 @@ class DummyTrainingConfig(_ModelFrameworkConfig):
 
 class PayloadConfig(_ModelFrameworkConfig):
     n_samples: int = Field(default=5, ge=1, le=10000)
-    random_seed: int = 42
+    random_seed: int = SEED
 
 
 class RegistrationConfig(_ModelFrameworkConfig):
