@@ -108,7 +108,7 @@ def build(plan: Plan, target: str, allow_sample_data: bool = False, **options: A
     SageMaker and Airflow refuse a Plan that holds values only this machine can run (the bundled
     sample, the default label, local paths: `Plan.local_only`), every one named at once;
     `allow_sample_data` lets a demo take the bundled sample and its label there."""
-    from cursus.core.portability import refusals
+    from cursus.core.portability import refusals, region_refusals
 
     chosen = get_target(target)
     try:
@@ -119,6 +119,7 @@ def build(plan: Plan, target: str, allow_sample_data: bool = False, **options: A
             f"target '{target}': {exc}; it takes {', '.join(takes) or 'no options'}"
         ) from None
     problems = refusals(plan.local_only, target, allow_sample_data)
+    problems += region_refusals(plan.pipeline.get("region"), target)
     if problems:
         raise problems[0] if len(problems) == 1 else ValidationFailed(problems)
     return chosen.build(plan, **options)

@@ -32,7 +32,12 @@ LAYERS: list[list[str]] = [
     ["cursus.api"],
     ["cursus.steps"],
     ["cursus.plan", "cursus.frameworks", "cursus.workspace"],
-    ["cursus.files", "cursus.names", "cursus.loopback"],  # foundation: user files and names
+    [
+        "cursus.files",
+        "cursus.names",
+        "cursus.loopback",
+        "cursus.regions",
+    ],  # foundation: user files and names
     ["cursus.errors"],
     ["cursus"],  # the package itself: its docstring and version
 ]
@@ -43,6 +48,7 @@ BACKEND_ALLOWED = (
     "cursus.workspace",
     "cursus.files",
     "cursus.errors",
+    "cursus.regions",  # facts of AWS, as frameworks holds the images: no config, no core
 )
 STEP_LIBRARY = "cursus.steps.library."  # the step scripts: they run in containers without Cursus
 

@@ -67,3 +67,12 @@ def test_an_unset_label_with_real_data_is_refused_with_every_problem_at_once() -
         "label_field is not set for 'DataLoading_training', 'TabularPreprocessing_training', "
         "'XGBoostTraining'"
     )
+
+
+def test_airflow_refuses_a_region_sagemaker_does_not_run_in(tmp_path: Path) -> None:
+    plan = plan_for(region="us-nowhere-1", data_source="s3://bkt/d/", label_field="y")
+    with pytest.raises(
+        ConfigError, match="region 'us-nowhere-1' is not a region SageMaker runs in"
+    ):
+        build(plan, "airflow", output=tmp_path / "d.py")
+    assert build(plan, "plan") is plan  # this machine does not care

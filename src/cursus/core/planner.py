@@ -16,7 +16,12 @@ from typing import Any
 
 from cursus.api.dag import PipelineDAG
 from cursus.core.config_file import Configs, check_configs_cover_dag, read_configs
-from cursus.core.portability import OFF_MACHINE_TARGETS, local_only_values, refusals
+from cursus.core.portability import (
+    OFF_MACHINE_TARGETS,
+    local_only_values,
+    refusals,
+    region_refusals,
+)
 from cursus.core.resolver import Binding, node_specs, resolve
 from cursus.errors import ConfigError, CursusError, SpecError, ValidationFailed
 from cursus.frameworks import MODEL_FRAMEWORK, get_framework, model_frameworks
@@ -282,6 +287,8 @@ def validate_files(
     local_only = local_only_values(dag, in_dag)
     if target in OFF_MACHINE_TARGETS:
         report.problems += refusals(local_only, target, allow_sample_data)
+        regions = sorted({c.region for c in in_dag.values()})
+        report.problems += [p for r in regions for p in region_refusals(r, target)]
     else:
         report.local_only = local_only
     return report

@@ -79,6 +79,26 @@ def _data_source(node: str, config: DataLoadingConfig) -> list[dict[str, Any]]:
     return []
 
 
+def region_refusals(region: str | None, target: str) -> list[ConfigError]:
+    """Airflow's tasks reach S3 and SageMaker in the config's region: a well-formed region
+    SageMaker does not run in is refused at compile, not at run time. (The SageMaker build names
+    it itself, with a close match.) Checked only for Airflow: loading the region list costs a
+    few tenths of a second, which a local compile does not pay."""
+    from cursus.regions import sagemaker_regions
+
+    if target != "airflow" or not region:
+        return []
+    known = sagemaker_regions()
+    if known is None or region in known:
+        return []
+    return [
+        ConfigError(
+            f'region {region!r} is not a region SageMaker runs in; set region under "shared" to '
+            "one it does, e.g. us-east-1 (compiling for airflow)"
+        )
+    ]
+
+
 def _label_unset(node: str, config: BasePipelineConfig) -> bool:
     """The node's step reads the label, and its config leaves label_field at the default."""
     if "label_field" in config.model_fields_set:

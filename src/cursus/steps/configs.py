@@ -35,8 +35,8 @@ class BasePipelineConfig(BaseModel):
     region: str = "us-east-1"
     role: str | None = Field(default=None, description="IAM role ARN SageMaker runs the steps as")
     bucket: str | None = Field(default=None, description="S3 bucket for pipeline artifacts")
-    label_field: str = Field(default="label", min_length=1, max_length=256)
-    id_field: str | None = Field(default=None, min_length=1, max_length=256)
+    label_field: str = Field(default="label", min_length=1, max_length=1024)
+    id_field: str | None = Field(default=None, min_length=1, max_length=1024)
     problem_type: Literal["binary", "multiclass", "regression"] | None = Field(
         default=None,
         description="what the label is: two classes, several, or a number to predict; unset, "

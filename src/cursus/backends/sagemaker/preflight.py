@@ -12,7 +12,6 @@ import difflib
 import json
 import re
 from dataclasses import dataclass
-from functools import cache
 from typing import Any
 
 from cursus.backends.sagemaker.errors import SageMakerConfigError
@@ -20,6 +19,7 @@ from cursus.backends.sagemaker.instance_types import INSTANCE_FAMILIES, INSTANCE
 from cursus.errors import CursusError, ValidationFailed
 from cursus.frameworks import FRAMEWORKS
 from cursus.plan import Plan, PlanStep
+from cursus.regions import sagemaker_regions
 
 PIPELINE_NAME = re.compile(r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,255}$")
 STEP_NAME = re.compile(r"^[A-Za-z0-9\-_]{1,64}$")
@@ -104,7 +104,7 @@ def _check_region(node: str, region: Any, problems: list[CursusError]) -> str | 
             )
         )
         return None
-    known = sagemaker_regions()
+    known = sagemaker_regions() or frozenset()  # botocore comes with the sagemaker extra
     if region not in known:
         hint = difflib.get_close_matches(str(region), sorted(known), n=1)
         also = f"; did you mean {hint[0]}?" if hint else ""
@@ -115,21 +115,6 @@ def _check_region(node: str, region: Any, problems: list[CursusError]) -> str | 
         )
         return None
     return str(region)
-
-
-@cache
-def sagemaker_regions() -> frozenset[str]:
-    """Regions with a SageMaker endpoint, from botocore's bundled endpoint data (no network)."""
-    from botocore.regions import EndpointResolver
-
-    from cursus.backends.sagemaker.sdk import botocore_loader
-
-    resolver = EndpointResolver(botocore_loader().load_data("endpoints"))
-    return frozenset(
-        region
-        for partition in resolver.get_available_partitions()
-        for region in resolver.get_available_endpoints("api.sagemaker", partition)
-    )
 
 
 def _check_role(node: str, role: Any, problems: list[CursusError]) -> str | None:
