@@ -23,6 +23,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import math
 import sys
 from dataclasses import dataclass
 from http import HTTPStatus
@@ -39,7 +40,7 @@ THRESHOLD = 0.5
 # calibrations whose output is a probability; a percentile level is a rank, not a probability,
 # so the label for a percentile-calibrated model is decided on the raw probability
 PROBABILITY_CALIBRATIONS = ("isotonic", "sigmoid", "platt", "gam")
-BAD_REQUEST, NOT_ACCEPTABLE, UNSUPPORTED_MEDIA_TYPE = 400, 406, 415
+BAD_REQUEST, NOT_ACCEPTABLE, UNSUPPORTED_MEDIA_TYPE, UNPROCESSABLE = 400, 406, 415, 422
 
 
 # ---------------------------------------------------------------- errors and answers
@@ -284,6 +285,12 @@ def _parse_csv(text: str) -> list[list[Any]]:
     try:
         parsed = list(csv.reader(io.StringIO(text)))
     except csv.Error as error:
+        if "field larger than field limit" in str(error):
+            raise RequestError(
+                UNPROCESSABLE,
+                f"a CSV field is longer than {csv.field_size_limit()} characters; no feature "
+                "value is that long",
+            ) from None
         raise RequestError(BAD_REQUEST, f"request body is not valid CSV: {error}") from None
     rows = [[cell.strip() or None for cell in row] for row in parsed if any(c.strip() for c in row)]
     widths = sorted({len(row) for row in rows})
@@ -301,6 +308,14 @@ def _parse_json(text: str) -> Request:
         document = json.loads(text)
     except json.JSONDecodeError as error:
         raise RequestError(BAD_REQUEST, f"request body is not valid JSON: {error}") from None
+    except RecursionError:
+        raise RequestError(
+            UNPROCESSABLE, "the JSON body is nested too deep; send a list of flat instances"
+        ) from None
+    except ValueError as error:  # an integer of thousands of digits
+        raise RequestError(
+            UNPROCESSABLE, f"a number in the JSON body is too long: {error}"
+        ) from None
     instances = document.get("instances", document) if isinstance(document, dict) else document
     if isinstance(instances, dict):
         instances = [instances]
@@ -369,6 +384,26 @@ def _check_single_values(rows: list[list[Any]], features: list[str]) -> None:
                     f"row {i}, feature {features[j]!r}: {json.dumps(value)[:40]} is not a "
                     "single value",
                 )
+            if not finite_or_text(value):
+                raise RequestError(
+                    UNPROCESSABLE,
+                    f"row {i}, feature {features[j]!r}: {str(value)[:40]} is not a finite number; "
+                    "send a finite one, or null when unknown",
+                )
+
+
+def finite_or_text(value: Any) -> bool:
+    """False for a number (or numeric text: 1e999, a thousand 9s) that is infinite as a float;
+    NaN stays a missing value, text that is no number stays a category."""
+    if isinstance(value, bool) or value is None:
+        return True
+    try:
+        number = float(value)
+    except OverflowError:  # an integer too large for a float
+        return False
+    except (TypeError, ValueError):
+        return True
+    return not math.isinf(number)
 
 
 def _preview(names: list[str], limit: int = 8) -> str:
