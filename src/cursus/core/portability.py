@@ -14,9 +14,10 @@ import re
 from typing import Any
 
 from cursus.api.dag import PipelineDAG
-from cursus.errors import ConfigError, CursusError
+from cursus.core.resolver import node_specs
+from cursus.errors import ConfigError
 from cursus.steps.configs import BasePipelineConfig, DataLoadingConfig
-from cursus.steps.library import step_library
+from cursus.steps.spec import StepSpec
 
 OFF_MACHINE_TARGETS = ("sagemaker", "airflow")
 ALL = list(OFF_MACHINE_TARGETS)
@@ -32,11 +33,14 @@ def _finding(kind: str, targets: list[str], message: str) -> dict[str, Any]:
 def local_only_values(dag: PipelineDAG, configs: dict[str, BasePipelineConfig]) -> list[dict]:
     """Every value of `configs` that only works on this machine, as {kind, targets, message}."""
     found: list[dict[str, Any]] = []
+    specs, _ = node_specs(dag)  # a node naming no step type is reported by validate
+    unset = []
     for node in dag.topological_sort():
         config = configs.get(node)
         if isinstance(config, DataLoadingConfig):
             found += _data_source(node, config)
-    unset = [n for n in dag.topological_sort() if n in configs and _label_unset(n, configs[n])]
+        if config is not None and node in specs and _label_unset(specs[node], config):
+            unset.append(node)
     if unset:
         shown = ", ".join(f"'{n}'" for n in unset[:3]) + (
             f" and {len(unset) - 3} more" if len(unset) > 3 else ""
@@ -99,13 +103,9 @@ def region_refusals(region: str | None, target: str) -> list[ConfigError]:
     ]
 
 
-def _label_unset(node: str, config: BasePipelineConfig) -> bool:
+def _label_unset(spec: StepSpec, config: BasePipelineConfig) -> bool:
     """The node's step reads the label, and its config leaves label_field at the default."""
     if "label_field" in config.model_fields_set:
-        return False
-    try:
-        spec = step_library().get(step_library().split_node_name(node)[0]).spec
-    except CursusError:  # a node naming no step type is reported by validate
         return False
     return any(source.config == "label_field" for source in spec.contract.env.values())
 

@@ -329,7 +329,8 @@ def _check_container_paths(step: PlanStep, inputs: dict[str, str], refuse: Any) 
 
 
 def _check_env(step: PlanStep, refuse: Any) -> None:
-    """A processing job's longer values travel in its launcher script (`launcher_exports`)."""
+    """A processing job's longer values travel in its launcher script (code.launcher's
+    `exports`), so only training jobs are held to SageMaker's limit here."""
     limit = MAX_PROCESSING_ENV_VALUE if step.job_kind == "processing" else MAX_TRAINING_ENV_VALUE
     for name, value in step.env.items():
         if not ENV_NAME.match(name):
