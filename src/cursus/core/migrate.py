@@ -27,7 +27,7 @@ from cursus.api.dag import PipelineDAG
 from cursus.core.config_file import _build_configs
 from cursus.errors import ConfigError, CursusError
 from cursus.files import read_json_file
-from cursus.frameworks import FRAMEWORKS, model_frameworks
+from cursus.frameworks import FRAMEWORKS, get_framework, model_frameworks
 from cursus.steps.configs import FIRST_SYSTEM_REGIONS, BasePipelineConfig
 from cursus.steps.library import step_library
 
@@ -287,11 +287,12 @@ def migrate_config(
                 "from the DAG, or write the step (`cursus steps new`)",
             )
             continue
-        cls = library.get(step_type).config_class
+        unit = library.get(step_type)
+        cls = unit.config_class
         if "__model_type__" in specific.get(node, {}):
             ctx.dropped.add(node, f"__model_type__: {DERIVED['__model_type__']}")
         values = {**shared, **_unwrap(specific.get(node, {}))}
-        new = _migrate_node(node, cls, values, ctx, bool(trainers))
+        new = _migrate_node(node, cls, unit.spec.framework, values, ctx, bool(trainers))
         if node in data_sources:
             ctx.mapped.add(node, f"data_source = {data_sources[node]!r} (from --data-source)")
             new["data_source"] = data_sources[node]
@@ -355,6 +356,7 @@ def _unwrap(value: Any) -> Any:
 def _migrate_node(
     node: str,
     cls: type[BasePipelineConfig],
+    framework: str,
     values: dict[str, Any],
     ctx: _Context,
     has_trainer: bool,
@@ -369,31 +371,31 @@ def _migrate_node(
         else:
             ctx.dropped.add(node, f"{line.split(' ')[0]}: {cls.__name__} has no such setting")
 
-    handlers: dict[str, Callable[[str, Any], None]] = {
-        "region": lambda k, v: _region(node, v, put, ctx),
-        "framework_version": lambda k, v: _framework_version(node, cls, values, v, put, ctx),
-        "processing_framework_version": lambda k, v: _processing_image(node, v, ctx),
-        "xgboost_framework_version": lambda k, v: ctx.dropped.add(
+    handlers: dict[str, Callable[[Any], None]] = {
+        "region": lambda v: _region(v, put),
+        "framework_version": lambda v: _framework_version(node, cls, framework, v, put, ctx),
+        "processing_framework_version": lambda v: _processing_image(node, v, ctx),
+        "xgboost_framework_version": lambda v: ctx.dropped.add(
             node,
             f"xgboost_framework_version {v!r}: Cursus evaluates on the training image "
             "(framework_version), so the model loads",
         ),
-        "calibration_method": lambda k, v: _calibration_method(node, v, put, ctx),
-        "score_field": lambda k, v: put(
+        "calibration_method": lambda v: _calibration_method(node, v, put, ctx),
+        "score_field": lambda v: put(
             "score_field",
             SCORE_FIELDS.get(v, v),
             f"score_field {v!r} -> {SCORE_FIELDS.get(v, v)!r}",
         ),
-        "framework": lambda k, v: _framework(node, v, has_trainer, put, ctx),
-        "hyperparameter_file": lambda k, v: None,  # read with the node's hyperparameters
-        "hyperparameters": lambda k, v: None,
+        "framework": lambda v: _framework(node, v, has_trainer, put, ctx),
+        "hyperparameter_file": lambda v: None,  # read with the node's hyperparameters
+        "hyperparameters": lambda v: None,
     }
     instance = _instance_type(values)
     if instance is not None:
         put("instance_type", instance[0], instance[1])
     for key, value in values.items():
         if key in handlers:
-            handlers[key](key, value)
+            handlers[key](value)
         elif key in DERIVED:
             ctx.dropped.add(node, f"{key}: {DERIVED[key]}")
         elif key in SCRIPTS:
@@ -432,7 +434,7 @@ def _short(value: Any) -> str:
     return text if len(text) <= 60 else text[:57] + "..."
 
 
-def _region(node: str, value: Any, put: Any, ctx: _Context) -> None:
+def _region(value: Any, put: Any) -> None:
     region = FIRST_SYSTEM_REGIONS.get(str(value).upper(), value)
     put("region", region, f"region {value!r} -> {region!r}")
 
@@ -451,16 +453,13 @@ def _instance_type(values: dict[str, Any]) -> tuple[str, str] | None:
 
 
 def _framework_version(
-    node: str, cls: type, values: dict[str, Any], value: Any, put: Any, ctx: _Context
+    node: str, cls: type, framework: str, value: Any, put: Any, ctx: _Context
 ) -> None:
+    """`framework`: the node's step framework, whose images the version must name."""
     if "framework_version" not in cls.model_fields:
         ctx.dropped.add(node, f"framework_version {value!r}: this step runs on its own image")
         return
-    default = cls.model_fields["framework_version"].default
-    framework = next(
-        (f for f in FRAMEWORKS.values() if any(i.version == default for i in f.images)), None
-    )
-    known = [i.version for i in framework.images] if framework else [default]
+    known = [image.version for image in get_framework(framework).images]
     version = str(value)
     # the first system writes PyTorch's version in full (2.1.0); SageMaker's images say 2.1
     for candidate in known:
@@ -646,23 +645,20 @@ def _spread_hyperparameter_fields(
             data.get("cat_field_list_extra", [])
         )
         features = list(data.get("tab_field_list", [])) + categorical
+        lists = (
+            ("categorical_columns", categorical, "cat_field_list"),
+            ("feature_columns", features, "tab_field_list + cat_field_list"),
+        )
         for other, other_values in nodes.items():
             if classes[other] != "TabularPreprocessingConfig":
                 continue
-            if categorical:
-                other_values.setdefault("categorical_columns", categorical)
-                ctx.mapped.add(
-                    other,
-                    f"categorical_columns = {len(categorical)} columns (cat_field_list of "
-                    f"{node}'s hyperparameters)",
-                )
-            if features:
-                other_values.setdefault("feature_columns", features)
-                ctx.mapped.add(
-                    other,
-                    f"feature_columns = {len(features)} columns (tab_field_list + cat_field_list "
-                    f"of {node}'s hyperparameters)",
-                )
+            for name, columns, source in lists:
+                if columns:
+                    other_values.setdefault(name, columns)
+                    ctx.mapped.add(
+                        other,
+                        f"{name} = {len(columns)} columns ({source} of {node}'s hyperparameters)",
+                    )
 
 
 def _check_labels(nodes: dict[str, dict[str, Any]], ctx: _Context) -> None:
