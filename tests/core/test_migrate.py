@@ -322,3 +322,12 @@ def test_a_label_set_on_some_nodes_only_is_refused_off_this_machine(tmp_path: Pa
     # on this machine it runs as written
     code, output = run("compile", dag_file, "-c", path)
     assert code == 0, output
+
+
+def test_categorical_features_to_encode_join_the_categorical_columns() -> None:
+    hp = json.loads(ATOZ_HP.read_text()) | {"categorical_features_to_encode": ["marketplace_id"]}
+    result = migrate_config(json.loads(ATOZ.read_text()), "old.json", None, hp, SOURCES)
+    assert result.ok, result.refused
+    preprocessing = result.config["configuration"]["shared"]["categorical_columns"]
+    assert preprocessing == [*hp["cat_field_list"], "marketplace_id"]
+    assert not any("categorical_features_to_encode: empty" in line for line in result.dropped)

@@ -609,9 +609,10 @@ def _xgboost_hyperparameters(
         elif key in ("is_binary", "num_classes", "multiclass_categories"):
             data[key] = value
         elif key == "categorical_features_to_encode":
-            if value:
+            if value:  # spread with cat_field_list, where the mapping is printed
                 data["cat_field_list_extra"] = value
-            ctx.dropped.add(node, "hyperparameters.categorical_features_to_encode: empty")
+            else:
+                ctx.dropped.add(node, "hyperparameters.categorical_features_to_encode: empty")
         elif key in NOT_XGBOOST:
             ctx.dropped.add(node, f"hyperparameters.{key}: not used by XGBoost training")
         else:
