@@ -18,16 +18,6 @@ def register(cli: click.Group) -> None:
     cli.add_command(sagemaker)
 
 
-def compile_definition(dag_ref: str, config: str, allow_sample_data: bool = False) -> str:
-    """The indented definition JSON of `dag_ref` with `config`; warnings go to stderr."""
-    from cursus.targets import compile_dag
-
-    compiled = compile_dag(dag_ref, config, "sagemaker", allow_sample_data)
-    for warning in compiled.plan.warnings + compiled.warnings:
-        click.echo(f"warning: {warning}", err=True)
-    return compiled.to_json()
-
-
 def _parameters(items: tuple[str, ...]) -> dict[str, str]:
     parameters = {}
     for item in items:
