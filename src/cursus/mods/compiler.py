@@ -55,6 +55,12 @@ def make_template_class(
             dag, config_path, sagemaker_session=sagemaker_session, role=role, **options
         )
 
+    return _template_class(name, module, digests, __init__, dag.description or name)
+
+
+def _template_class(
+    name: str, module: str, digests: dict[str, str], init: Callable[..., None], about: str
+) -> type:
     def generate_pipeline(self: Any) -> Any:
         return self._template.generate_pipeline()
 
@@ -70,8 +76,8 @@ def make_template_class(
         {
             "__module__": module,
             "__qualname__": name,
-            "__doc__": f"Pipeline template for {dag.description or name}.",
-            "__init__": __init__,
+            "__doc__": f"Pipeline template for {about}.",
+            "__init__": init,
             "generate_pipeline": generate_pipeline,
             "__getattr__": __getattr__,
             "_cursus_dag_digest": digests["dag"],
@@ -82,7 +88,16 @@ def make_template_class(
 
 
 class MODSPipelineDAGCompiler(PipelineDAGCompiler):
-    """Compiles DAGs into MODS-decorated templates and their pipelines."""
+    """Compiles DAGs into MODS-decorated templates and their pipelines.
+
+    The MODS metadata (author, version, description) comes from the base config, else from the
+    arguments of the last `create_decorated_class` call: so the design documents' order works,
+
+        decorated_class = compiler.create_decorated_class(author=..., version=..., description=...)
+        template = compiler.create_template(dag, custom_param=value)
+
+    and the template is an instance of a class decorated with that metadata.
+    """
 
     def __init__(
         self,
@@ -93,6 +108,8 @@ class MODSPipelineDAGCompiler(PipelineDAGCompiler):
     ) -> None:
         self.template_module = kwargs.pop("template_module", GENERATED_MODULE)
         super().__init__(config_path, sagemaker_session=sagemaker_session, role=role, **kwargs)
+        self._dag: PipelineDAG | None = None
+        self._metadata: dict[str, str] = {}
 
     def create_decorated_class(
         self,
@@ -101,36 +118,44 @@ class MODSPipelineDAGCompiler(PipelineDAGCompiler):
         version: str | None = None,
         description: str | None = None,
     ) -> type:
-        if dag is None:
-            dag = self._last_dag()
+        """The MODS-decorated template class of `dag` (constructed with a sagemaker_session and a
+        role). Without a DAG, and none given before, the class takes the DAG when it is built:
+        `decorated_class(dag, sagemaker_session=..., role=...)`. Metadata given here is kept for
+        later `create_template` calls."""
+        given = {"author": author, "version": version, "description": description}
+        self._metadata.update({k: v for k, v in given.items() if v is not None})
+        dag = dag if dag is not None else self._dag
         configs = self.load_configs(dag)
         base = next(iter(configs.values()))
-        author = author if author is not None else base.author
-        version = version if version is not None else base.pipeline_version
-        description = (
-            description
-            if description is not None
-            else (base.pipeline_description or dag.description)
-        )
-        digests = {
-            "dag": dag.digest,
-            "config": hashlib.sha256(dump_configs(configs).encode()).hexdigest(),
-            "framework": trained_framework(dag),
+        metadata = {
+            "author": base.author,
+            "version": base.pipeline_version,
+            "description": base.pipeline_description
+            or (dag.description if dag is not None else "")
+            or default_description(base.pipeline_name),
+            **self._metadata,
         }
-        plain = make_template_class(
-            dag,
-            self.config_path,
-            template_class_name(base.pipeline_name),
-            self.template_module,
-            digests,
-        )
+        digests = {
+            "dag": dag.digest if dag is not None else "",
+            "config": hashlib.sha256(dump_configs(configs).encode()).hexdigest(),
+            "framework": trained_framework(dag) if dag is not None else "",
+        }
+        name = template_class_name(base.pipeline_name)
+        if dag is None:
+            plain = make_open_template_class(self.config_path, name, self.template_module, digests)
+        else:
+            plain = make_template_class(dag, self.config_path, name, self.template_module, digests)
+            self._dag = dag
         decorator, _ = mods_decorator()
-        self._dag = dag
-        return decorator(author=author, version=version, description=description)(plain)
+        return decorator(**metadata)(plain)
 
     def create_template(self, dag: PipelineDAG, **kwargs: Any) -> Any:
-        """An instance of the MODS-decorated class (the decorator is applied to the class first)."""
-        cls = self.create_decorated_class(dag)
+        """An instance of the MODS-decorated class of `dag` (the decorator is applied to the class
+        first). `author`, `version` and `description` here set the MODS metadata; other keywords
+        are template options: `allow_sample_data` and `pipeline_parameters` are used, any other is
+        kept in `template.options` for subclasses to read."""
+        metadata = {k: kwargs.pop(k) for k in ("author", "version", "description") if k in kwargs}
+        cls = self.create_decorated_class(dag, **metadata)
         return cls(**self.create_template_params(dag, **kwargs))
 
     def compile(self, dag: PipelineDAG, target: str = "sagemaker", **kwargs: Any) -> Any:  # type: ignore[override]
@@ -138,13 +163,36 @@ class MODSPipelineDAGCompiler(PipelineDAGCompiler):
             return self.compile_to_plan(dag)
         return self.create_template(dag, **kwargs).generate_pipeline()
 
-    def _last_dag(self) -> PipelineDAG:
-        dag = getattr(self, "_dag", None)
-        if dag is None:
+
+def default_description(pipeline_name: str) -> str:
+    """What a MODS template says about itself when neither the config nor the DAG does."""
+    return f"Cursus pipeline {pipeline_name}"
+
+
+def make_open_template_class(
+    config_path: Path, name: str, module: str, digests: dict[str, str]
+) -> type:
+    """Like `make_template_class`, for a DAG given when the class is built: `cls(dag, ...)`."""
+
+    def __init__(
+        self: Any,
+        dag: PipelineDAG | None = None,
+        sagemaker_session: Any = None,
+        role: str | None = None,
+        **options: Any,
+    ) -> None:
+        if not isinstance(dag, PipelineDAG):
             from cursus.errors import ConfigError
 
-            raise ConfigError("create_decorated_class() needs a dag the first time it is called")
-        return dag
+            raise ConfigError(
+                f"{name} was decorated without a DAG; build it with one: "
+                f"{name}(dag, sagemaker_session=..., role=...)"
+            )
+        self._template = DynamicPipelineTemplate(
+            dag, config_path, sagemaker_session=sagemaker_session, role=role, **options
+        )
+
+    return _template_class(name, module, digests, __init__, "any DAG")
 
 
 def trained_framework(dag: PipelineDAG) -> str:

@@ -80,7 +80,10 @@ class TemplateRegistry:
             db.executescript(SCHEMA)
 
     def register(self, info: TemplateInfo) -> TemplateInfo:
-        """Record a template; the same name and version with another DAG is refused."""
+        """Record a template; the same name and version with another DAG is refused.
+
+        A template decorated before its DAG was known has an empty dag_digest: it matches any
+        DAG, and the first registration that knows the DAG fills it in."""
         db = _connect(self.path)
         try:
             db.execute("BEGIN IMMEDIATE")
@@ -88,7 +91,11 @@ class TemplateRegistry:
                 "SELECT dag_digest FROM templates WHERE name=? AND version=?",
                 (info.name, info.version),
             ).fetchone()
-            if row is not None and row["dag_digest"] != info.dag_digest:
+            known = row["dag_digest"] if row is not None else ""
+            if not info.dag_digest and known:
+                db.execute("ROLLBACK")
+                return info  # the DAG-less class of a template already registered with its DAG
+            if known and known != info.dag_digest:
                 db.execute("ROLLBACK")
                 raise TemplateRegistryError(
                     f"template '{info.name}' version {info.version} is already registered with a different "
