@@ -482,6 +482,38 @@ def resolve_model(project: Project, model_ref: str) -> Path:
     return resolve_packaged_model(ref, project.workspace)
 
 
+VERSION_WORDS = re.compile(r"^[vV]?(?P<number>\d+)(?:\.0+)*$")
+ALIAS_WORD = re.compile(r"^[A-Za-z][A-Za-z0-9_-]*$")
+
+
+def versioned_ref(model_ref: str, version: str | int | None) -> str:
+    """`model_ref` with `version` applied: NAME:N for 3, "3", "v3" or "v3.0" (the registry
+    numbers versions), NAME@ALIAS for an alias name; `model_ref` itself when version is None."""
+    if version is None or version == "":
+        return model_ref
+    from cursus.mlops.registry import parse_model_ref
+
+    if Path(model_ref).expanduser().exists():
+        raise MLOpsError(f"{model_ref} is a file; a version applies to a registered model name")
+    name, own_version, alias = parse_model_ref(model_ref)
+    if own_version is not None or alias is not None:
+        raise MLOpsError(
+            f"{model_ref!r} already names a version or alias; give the model name with version "
+            f"{version!r}, or the reference alone"
+        )
+    text = str(version).strip()
+    number = VERSION_WORDS.match(text)
+    if number and int(number["number"]) > 0:
+        return f"{name}:{int(number['number'])}"
+    if ALIAS_WORD.match(text) and not text[1:2].isdigit():
+        return f"{name}@{text}"
+    raise MLOpsError(
+        f"version {version!r} of {name} is neither a version number (the registry numbers "
+        "versions 1, 2, ...; 'v1' and 'v1.0' mean 1) nor an alias such as production; "
+        f"`cursus models show {name}` lists them"
+    )
+
+
 def deployments_dir(project: Project) -> Path:
     return project.workspace / DEPLOYMENTS
 
