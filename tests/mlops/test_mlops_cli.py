@@ -7,6 +7,7 @@ import os
 import subprocess
 import sys
 import time
+import urllib.request
 from collections.abc import Callable
 from pathlib import Path
 
@@ -35,7 +36,7 @@ def workspace(tmp_path_factory: pytest.TempPathFactory, new_store: Callable[[Pat
     root = tmp_path_factory.mktemp("pkg")
     for version, auc in ((1, 0.81), (2, 0.93)):
         package = make_package(root / str(version), val_auc=auc)
-        out = invoke("mlops", "register", str(package), "--name", "churn", "--workspace", str(ws))
+        out = invoke("models", "register", str(package), "--name", "churn", "--workspace", str(ws))
         assert out == f"registered churn version {version} (alias candidate)\n"
     return ws
 
@@ -73,7 +74,7 @@ def test_models_errors_are_short(workspace: Path) -> None:
 def test_models_on_a_folder_registry(tmp_path: Path) -> None:
     registry = tmp_path / "registry"
     package = make_package(tmp_path / "pkg")
-    invoke("mlops", "register", str(package), "--name", "m", "--registry-uri", str(registry),
+    invoke("models", "register", str(package), "--name", "m", "--registry-uri", str(registry),
            "--workspace", str(tmp_path / "ws"))  # fmt: skip
     assert "m" in invoke("models", "list", "--registry-uri", registry.as_uri())
     invoke("models", "promote", "m", "1", "--registry-uri", str(registry))
@@ -102,7 +103,7 @@ def test_setup_and_status(workspace: Path, tmp_path: Path, monkeypatch: pytest.M
         "tracking", "server", "registry", "data", "serving"
     ]  # fmt: skip
     # project names get their prefix on registration
-    out = invoke("mlops", "register", str(make_package(tmp_path / "p")), "--name", "xgb",
+    out = invoke("models", "register", str(make_package(tmp_path / "p")), "--name", "xgb",
                  "--project", "fraud", *ws)  # fmt: skip
     assert out.startswith("registered fraud.xgb version 1")
 
@@ -129,7 +130,7 @@ def test_the_mlflow_server_starts_serves_the_registry_and_stops(
         assert "churn" in [m.name for m in http.search_registered_models()]
         package = make_package(tmp_path / "pkg", val_auc=0.99)
         # a new project's experiment is created through the server: its artifacts are proxied
-        out = invoke("mlops", "register", str(package), "--name", "m", "--project", "remote",
+        out = invoke("models", "register", str(package), "--name", "m", "--project", "remote",
                      "--registry-uri", state["url"], *ws)  # fmt: skip
         assert out.startswith("registered remote.m version 1")
         remote = http.get_experiment_by_name("remote")
@@ -185,3 +186,94 @@ def test_cursus_run_tracks_in_the_background_and_no_tracking_does_not(
         pytest.fail(f"the tracking writer did not finish: {tracked_e2e.workspace / 'tracking.log'}")
     assert found[0].data.tags["pipeline_name"] == "xgboost-e2e"
     assert client.search_runs([experiment], f"attributes.run_name = '{untracked}'") == []
+
+
+# ---------------------------------------------------------------------- the design's verbs
+
+
+def test_mlops_register_registers_a_project(tmp_path: Path) -> None:
+    ws = ["--workspace", str(tmp_path / "ws")]
+    out = invoke("mlops", "register", "lora-finetuning-mlx", *ws)
+    assert out.splitlines()[0] == "project lora-finetuning-mlx registered"
+    assert "(models named lora-finetuning-mlx.<model>)" in out
+    again = json.loads(invoke("mlops", "register", "lora-finetuning-mlx", "--json", *ws))
+    assert again["created"] is False and again["registry_prefix"] == "lora-finetuning-mlx."
+    package = make_package(tmp_path / "pkg")
+    refused = CliRunner().invoke(cli, ["mlops", "register", str(package), *ws])
+    assert refused.exit_code == 2
+    assert f"`cursus models register {package} --name NAME`" in refused.output
+    bad = CliRunner().invoke(cli, ["mlops", "register", "no/slashes", *ws])
+    assert bad.exit_code != 0 and "project name 'no/slashes' is not usable" in bad.output
+
+
+def test_the_design_verbs_version_data_and_serve_a_model(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, new_store: Callable[[Path], str]
+) -> None:
+    """dvc-add, dvc-push, dvc-pull, deploy MODEL VERSION and list-deployments, as a user types
+    them, on a real DVC repository and a real server on loopback."""
+    from sklearn.datasets import load_iris
+    from sklearn.linear_model import LogisticRegression
+
+    from cursus.mlops.models import package_model
+
+    monkeypatch.chdir(tmp_path)
+    ws = ["--workspace", str(tmp_path / "ws"), "--project", "lora"]
+    new_store(tmp_path / "ws")
+    X, y = load_iris(return_X_y=True, as_frame=True)
+    model = LogisticRegression(max_iter=500).fit(X, y)
+    package = package_model(model, tmp_path / "pkg")
+    assert invoke("models", "register", str(package), "--name", "adapter", *ws).startswith(
+        "registered lora.adapter version 1"
+    )
+    data = tmp_path / "datasets" / "train.jsonl"
+    data.parent.mkdir()
+    data.write_text('{"text": "hello"}\n')
+    assert "datasets/train.jsonl" in invoke("mlops", "dvc-add", "datasets/train.jsonl", *ws)
+    assert "1" in invoke("mlops", "dvc-push", *ws)
+    data.unlink()
+    import shutil
+
+    shutil.rmtree(tmp_path / ".dvc" / "cache")
+    pulled = invoke("mlops", "dvc-pull", *ws)
+    assert "datasets/train.jsonl" in pulled and data.read_text() == '{"text": "hello"}\n'
+
+    try:
+        deployed = json.loads(invoke("mlops", "deploy", "adapter", "v1", "--json", *ws))
+        assert deployed["model_ref"] == "adapter:1" and deployed["name"] == "adapter"
+        listed = invoke("mlops", "list-deployments", *ws)
+        assert listed.split()[:2] == ["adapter", "healthy"]
+        request = urllib.request.Request(
+            deployed["url"] + "/invocations",
+            data=X.head(2).to_csv(header=False, index=False).encode(),
+            headers={"Content-Type": "text/csv", "Accept": "application/json"},
+        )
+        with urllib.request.urlopen(request, timeout=30) as response:
+            answer = json.loads(response.read())["predictions"]
+        assert [row["class"] for row in answer] == [str(c) for c in model.predict(X.head(2))]
+        missing = CliRunner().invoke(cli, ["mlops", "deploy", "adapter", "v7", *ws])
+        assert missing.exit_code == 2 and "version 7" in missing.output
+    finally:
+        invoke("deployments", "stop", "--all", *ws)
+    assert invoke("mlops", "list-deployments", *ws) == "no deployments\n"
+
+
+def test_mlops_dashboard_serves_the_workspace(workspace: Path) -> None:
+    from cursus.mlops.project import free_port
+
+    port = free_port()
+    command = [CURSUS, "mlops", "dashboard", "--workspace", str(workspace), "--port", str(port)]
+    proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/models", timeout=5) as r:
+                    page = r.read().decode()
+                break
+            except OSError:
+                assert proc.poll() is None and time.monotonic() < deadline, "dashboard is down"
+                time.sleep(0.2)
+        assert "churn" in page
+    finally:
+        proc.terminate()
+        proc.wait(10)

@@ -26,6 +26,7 @@ def register(cli: click.Group) -> None:
     """Add this part's commands to `cli`."""
     cli.add_command(models)
     cli.add_command(mlops)
+    add_design_aliases()
 
 
 # ---------------------------------------------------------------------- models
@@ -33,7 +34,7 @@ def register(cli: click.Group) -> None:
 
 @click.group()
 def models() -> None:
-    """Registered models: list, show, promote."""
+    """Registered models: list, show, promote, register."""
 
 
 def _view(workspace: str | None, registry_uri: str | None) -> Any:
@@ -125,6 +126,39 @@ def models_promote(
     click.echo(f"{name}@{alias} -> version {version}{moved}")
 
 
+@models.command("register")
+@click.argument("path", type=click.Path(exists=True))
+@click.option("--name", required=True, help="model name (the project's prefix is added)")
+@PROJECT
+@WORKSPACE
+@REGISTRY
+@JSON
+def models_register(
+    path: str,
+    name: str,
+    project: str,
+    workspace: str | None,
+    registry_uri: str | None,
+    as_json: bool,
+) -> None:
+    """Register a packaged model (model.tar.gz or a folder holding one) as a new version."""
+    from cursus.mlops.project import Project
+    from cursus.mlops.registry import register_packaged_model
+
+    proj = Project.load(project, workspace)
+    record = register_packaged_model(
+        path,
+        proj.model_name(name),
+        registry_uri or proj.registry_uri,
+        lineage={"project": proj.name},
+        experiment=proj.experiment,
+    )
+    if as_json:
+        click.echo(json.dumps(record, indent=2, sort_keys=True, default=str))
+        return
+    click.echo(f"registered {record['name']} version {record['version']} (alias candidate)")
+
+
 # ---------------------------------------------------------------------- mlops
 
 
@@ -147,6 +181,10 @@ def mlops_setup(project: str, workspace: str | None, as_json: bool) -> None:
     if as_json:
         click.echo(json.dumps(proj.to_dict(), indent=2, sort_keys=True))
         return
+    _describe_project(proj)
+
+
+def _describe_project(proj: Any) -> None:
     click.echo(f"project {proj.name} ({proj.path})")
     click.echo(f"  experiment:    {proj.experiment}")
     click.echo(f"  tracking:      {proj.tracking_uri}")
@@ -221,36 +259,70 @@ def mlops_dashboard(workspaces: tuple[str, ...], port: int, host: str, allow_rem
 
 
 @mlops.command("register")
-@click.argument("path", type=click.Path(exists=True))
-@click.option("--name", required=True, help="model name (the project's prefix is added)")
+@click.argument("project")
+@WORKSPACE
+@JSON
+def mlops_register(project: str, workspace: str | None, as_json: bool) -> None:
+    """Register PROJECT: its experiment, stores, DVC remote and serving port (shown again when
+    it exists). A packaged model is registered with `cursus models register`."""
+    from cursus.mlops.project import Project, check_project_name, project_file
+    from cursus.workspace import resolve_workspace
+
+    if Path(project).suffix in (".gz", ".tar", ".tgz") or Path(project).exists():
+        raise click.UsageError(
+            f"{project} is a file: `cursus mlops register` registers a project; a packaged "
+            f"model is registered with `cursus models register {project} --name NAME`"
+        )
+    check_project_name(project)
+    existed = project_file(resolve_workspace(workspace), project).is_file()
+    proj = Project.load(project, workspace)
+    proj.dvc_remote.mkdir(parents=True, exist_ok=True)
+    proj.artifacts_dir.mkdir(parents=True, exist_ok=True)
+    if as_json:
+        click.echo(json.dumps({**proj.to_dict(), "created": not existed}, indent=2, sort_keys=True))
+        return
+    click.echo(f"project {proj.name} {'was already registered' if existed else 'registered'}")
+    _describe_project(proj)
+
+
+# ---------------------------------------------------------------------- the design's verbs
+#
+# The MLOps design names these `cursus mlops` verbs; each is the command it stands for.
+
+
+def add_design_aliases() -> None:
+    from cursus.cli import serving
+
+    for name, command in (
+        ("dvc-add", serving.data_add),
+        ("dvc-push", serving.data_push),
+        ("dvc-pull", serving.data_pull),
+        ("list-deployments", serving.deployments_list),
+    ):
+        mlops.add_command(command, name)
+
+
+@mlops.command("deploy")
+@click.argument("model")
+@click.argument("version", required=False)
+@click.option("--port", type=click.IntRange(1, 65535), help="[the project's serving port if free]")
+@click.option("--name", help="deployment name [the model's name]")
 @PROJECT
 @WORKSPACE
-@REGISTRY
 @JSON
-def mlops_register(
-    path: str,
-    name: str,
-    project: str,
-    workspace: str | None,
-    registry_uri: str | None,
-    as_json: bool,
-) -> None:
-    """Register a packaged model (model.tar.gz or a folder holding one) as a new version."""
-    from cursus.mlops.project import Project
-    from cursus.mlops.registry import register_packaged_model
+@click.pass_context
+def mlops_deploy(ctx: click.Context, model: str, version: str | None, **options: Any) -> None:
+    """Serve VERSION of registered MODEL on 127.0.0.1 (`cursus deploy MODEL:VERSION`); VERSION
+    is a number (3, v3, v3.0) or an alias [the latest version]."""
+    from cursus.cli import serving
+    from cursus.mlops.serving import versioned_ref
 
-    proj = Project.load(project, workspace)
-    record = register_packaged_model(
-        path,
-        proj.model_name(name),
-        registry_uri or proj.registry_uri,
-        lineage={"project": proj.name},
-        experiment=proj.experiment,
+    ctx.invoke(
+        serving.deploy,
+        model=versioned_ref(model, version),
+        project_name=options.pop("project"),
+        **options,
     )
-    if as_json:
-        click.echo(json.dumps(record, indent=2, sort_keys=True, default=str))
-        return
-    click.echo(f"registered {record['name']} version {record['version']} (alias candidate)")
 
 
 # ---------------------------------------------------------------------- status
