@@ -7,6 +7,7 @@ import json
 import os
 import re
 import signal
+import statistics
 import subprocess
 import sys
 import tarfile
@@ -403,3 +404,39 @@ def test_only_requests_addressed_to_a_loopback_name_are_answered(
         "/invocations", content=body, headers={"host": "evil.example", "content-type": "text/csv"}
     )
     assert stolen.status_code == 421
+
+
+def test_ping_answers_while_a_big_request_is_scored(
+    server: httpx.Client, packaged: Packaged, tmp_path: Path
+) -> None:
+    """Health checks stay responsive: scoring runs off the event loop, in parts, so a /ping
+    during a ~10 MB request is answered at once (it waited 2.4 s for the request before). The
+    big request comes from another process, so this one only measures the pings."""
+    rows = pd.concat([packaged.holdout] * 1600, ignore_index=True)
+    body = tmp_path / "big.csv"
+    rows.to_csv(body, header=False, index=False)
+    assert body.stat().st_size > 8_000_000
+    send = (
+        "import sys, urllib.request\n"
+        "request = urllib.request.Request(sys.argv[1], data=open(sys.argv[2], 'rb').read(),\n"
+        "    headers={'Content-Type': 'text/csv', 'Accept': 'text/csv'})\n"
+        "print(urllib.request.urlopen(request, timeout=60).status)\n"
+    )
+    url = str(server.base_url).rstrip("/") + "/invocations"
+    big = subprocess.Popen(
+        [sys.executable, "-c", send, url, str(body)], stdout=subprocess.PIPE, text=True
+    )
+    pings: list[tuple[bool, float]] = []  # (the big request still running, seconds taken)
+    with httpx.Client(base_url=str(server.base_url), timeout=10) as other:
+        time.sleep(0.3)  # the body is sent and being scored
+        while big.poll() is None and len(pings) < 100:
+            started = time.monotonic()
+            assert other.get("/ping").status_code == 200
+            pings.append((big.poll() is None, time.monotonic() - started))
+            time.sleep(0.01)
+    assert big.wait(60) == 0 and big.stdout is not None and big.stdout.read().strip() == "200"
+    during = [took for running, took in pings if running]
+    assert during and max(during) < 0.5, f"/ping took {max(during):.2f} s during a big request"
+    assert len(during) >= 3, "too few pings overlapped the request; make it bigger"
+    # single C calls over the whole body (joining, decoding) still hold the GIL ~0.1 s once
+    assert statistics.median(during) < 0.05, f"/ping took {statistics.median(during):.3f} s"

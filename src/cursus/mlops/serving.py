@@ -58,6 +58,7 @@ MODEL_META_FILE = "model_meta.json"
 DEPLOYMENTS = "deployments"
 MAX_BODY_BYTES = 64 << 20  # a request bigger than this is refused (413) before it is read
 START_TIMEOUT = 90.0
+SWITCH_INTERVAL = 0.0005  # seconds; see run_server
 STOP_TIMEOUT = 10.0
 LATENCY_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
 _NAME = re.compile(r"[^A-Za-z0-9_.-]+")
@@ -370,6 +371,7 @@ def create_app(model_dir: str | Path, model_ref: str = "", digest: str = "") -> 
     """
     from fastapi import FastAPI
     from fastapi.responses import JSONResponse, PlainTextResponse, Response
+    from starlette.concurrency import run_in_threadpool
 
     server = ModelServer(Path(model_dir), model_ref, digest)
     app = FastAPI(title="cursus model server", docs_url=None, redoc_url=None, openapi_url=None)
@@ -386,8 +388,9 @@ def create_app(model_dir: str | Path, model_ref: str = "", digest: str = "") -> 
         rows = 0
         try:
             body = await _read_body(request)
-            text, media_type, rows = server.invoke(
-                body, headers.get("content-type"), headers.get("accept")
+            # scoring is CPU work: off the event loop, so /ping answers meanwhile
+            text, media_type, rows = await run_in_threadpool(
+                server.invoke, body, headers.get("content-type"), headers.get("accept")
             )
             response: Response = Response(text, media_type=media_type)
         except ServingError as exc:
@@ -434,6 +437,9 @@ def run_server(model_dir: Path, port: int, model_ref: str = "", digest: str = ""
     """Serve in this process until interrupted (SIGINT / SIGTERM)."""
     import uvicorn
 
+    # scoring holds the GIL in a worker thread; the event loop waits up to one switch
+    # interval each time it takes the GIL back, several times per /ping (5 ms by default)
+    sys.setswitchinterval(SWITCH_INTERVAL)
     app = create_app(model_dir, model_ref, digest)
     uvicorn.run(app, host=HOST, port=port, log_level="warning", access_log=False)
 

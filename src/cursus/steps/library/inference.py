@@ -37,6 +37,7 @@ import pandas as pd
 CSV = "text/csv"
 JSON = "application/json"
 THRESHOLD = 0.5
+SCORE_ROWS = 2048  # rows scored at a time (request_frames)
 # calibrations whose output is a probability; a percentile level is a rank, not a probability,
 # so the label for a percentile-calibrated model is decided on the raw probability
 PROBABILITY_CALIBRATIONS = ("isotonic", "sigmoid", "platt", "gam")
@@ -181,10 +182,10 @@ def predict_fn(data: Request | Rejected, model: ServingModel) -> Prediction | Re
     if isinstance(data, Rejected):
         return data
     try:
-        frame = request_frame(data, model.features)
+        frames = request_frames(data, model.features)
     except RequestError as error:
         return _reject(error)
-    scores = model.model.predict_proba(frame)
+    scores = np.concatenate([model.model.predict_proba(frame) for frame in frames])
     problem_type = model.model.problem_type
     if problem_type == _tabular.REGRESSION:
         return Prediction(rows=[{"prediction": float(v)} for v in scores])
@@ -283,7 +284,8 @@ def _accepted_type(accept: str | None) -> str:
 
 def _parse_csv(text: str) -> list[list[Any]]:
     try:
-        parsed = list(csv.reader(io.StringIO(text)))
+        # a loop, not list(reader): one C call over a big body would hold the GIL throughout
+        parsed = [row for row in csv.reader(io.StringIO(text))]
     except csv.Error as error:
         if "field larger than field limit" in str(error):
             raise RequestError(
@@ -334,8 +336,24 @@ def _parse_json(text: str) -> Request:
     )
 
 
+def request_frames(data: Request, features: list[str]) -> list[pd.DataFrame]:
+    """The request as tables of at most SCORE_ROWS rows with the model's feature columns, or a
+    400 saying what is off. Scoring a big request in parts keeps each call into pandas and the
+    model short, so a server answers its health checks meanwhile (they wait for the GIL)."""
+    rows = request_rows(data, features)
+    return [
+        pd.DataFrame(rows[start : start + SCORE_ROWS], columns=features, dtype=object)
+        for start in range(0, len(rows), SCORE_ROWS)
+    ]
+
+
 def request_frame(data: Request, features: list[str]) -> pd.DataFrame:
-    """The request as a table with the model's feature columns, or a 400 saying what is off."""
+    """The request as one table with the model's feature columns, or a 400."""
+    return pd.DataFrame(request_rows(data, features), columns=features, dtype=object)
+
+
+def request_rows(data: Request, features: list[str]) -> list[list[Any]]:
+    """The request's rows in feature order, checked, or a 400 saying what is off."""
     if data.records is not None:
         rows = [_record_row(i, record, features) for i, record in enumerate(data.records)]
     else:
@@ -352,7 +370,7 @@ def request_frame(data: Request, features: list[str]) -> pd.DataFrame:
     if not rows:
         raise RequestError(BAD_REQUEST, "the request holds no rows")
     _check_single_values(rows, features)
-    return pd.DataFrame(rows, columns=features, dtype=object)
+    return rows
 
 
 def _record_row(i: int, record: dict[str, Any], features: list[str]) -> list[Any]:
