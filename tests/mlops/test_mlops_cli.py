@@ -7,6 +7,7 @@ import os
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 from collections.abc import Callable
 from pathlib import Path
@@ -128,6 +129,23 @@ def test_the_mlflow_server_starts_serves_the_registry_and_stops(
 
         http = MlflowClient(state["url"])
         assert "churn" in [m.name for m in http.search_registered_models()]
+        # DNS rebinding: a page's request under another name is refused, loopback ones answered
+        port = state["url"].rsplit(":", 1)[1]
+        search = f"{state['url']}/api/2.0/mlflow/experiments/search?max_results=1"
+        for host, status in (
+            ("attacker.example", 403),
+            ("192.168.1.5", 403),
+            (f"127.0.0.1.nip.io:{port}", 403),
+            (f"localhost:{port}", 200),
+            (f"127.0.0.1:{port}", 200),
+        ):
+            request = urllib.request.Request(search, headers={"Host": host})
+            try:
+                with urllib.request.urlopen(request, timeout=10) as response:
+                    answered = response.status
+            except urllib.error.HTTPError as error:
+                answered = error.code
+            assert answered == status, host
         package = make_package(tmp_path / "pkg", val_auc=0.99)
         # a new project's experiment is created through the server: its artifacts are proxied
         out = invoke("models", "register", str(package), "--name", "m", "--project", "remote",

@@ -53,6 +53,13 @@ def server_status(workspace: str | Path | None = None) -> dict[str, Any]:
     return {**state, "running": running, "healthy": running and healthy(state["url"])}
 
 
+def loopback_hosts(port: int) -> list[str]:
+    """The Host headers the MLflow server answers: loopback names, with or without its port
+    (exact: a wildcard such as 127.* would also match the name 127.0.0.1.attacker.example)."""
+    names = ("localhost", "127.0.0.1", "[::1]")
+    return [*names, *(f"{name}:{port}" for name in names)]
+
+
 def start_server(
     workspace: str | Path | None = None, port: int | None = None, timeout: float = 60.0
 ) -> dict[str, Any]:
@@ -79,6 +86,8 @@ def start_server(
         "--backend-store-uri", f"sqlite:///{root / 'mlflow.db'}",
         "--artifacts-destination", str(root / "mlartifacts"),
         "--workers", "1",
+        # DNS-rebinding defence: MLflow's default also takes private addresses (10.*, 192.168.*)
+        "--allowed-hosts", ",".join(loopback_hosts(port)),
     ]  # fmt: skip
     env = {
         **os.environ,
