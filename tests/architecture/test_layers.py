@@ -47,6 +47,7 @@ BACKEND_ALLOWED = (
     "cursus.frameworks",
     "cursus.workspace",
     "cursus.files",
+    "cursus.names",  # the one check of user-given names
     "cursus.errors",
     "cursus.regions",  # facts of AWS, as frameworks holds the images: no config, no core
 )

@@ -221,7 +221,7 @@ def test_mlops_register_registers_a_project(tmp_path: Path) -> None:
     assert refused.exit_code == 2
     assert f"`cursus models register {package} --name NAME`" in refused.output
     bad = CliRunner().invoke(cli, ["mlops", "register", "no/slashes", *ws])
-    assert bad.exit_code != 0 and "project name 'no/slashes' is not usable" in bad.output
+    assert bad.exit_code != 0 and "project name 'no/slashes' is not a plain name" in bad.output
 
 
 def test_the_design_verbs_version_data_and_serve_a_model(

@@ -217,3 +217,26 @@ def test_a_runs_db_that_is_not_sound_is_one_line_saying_how_to_recover(tmp_path,
         (line,) = [ln for ln in out.output.splitlines() if ln.strip()]
         assert line.startswith(f"error: {db} is not a sound run database")
         assert "mv runs.db runs.db.damaged" in line
+
+
+@pytest.mark.parametrize("bad", ["../../escaped", "a/b", "..", "-x", "x" * 202, "a..b"])
+def test_a_run_id_that_would_name_another_folder_is_refused(seed_run, tmp_path, bad):
+    from cursus.names import NameError_
+
+    plan = _edited_plan(seed_run, tmp_path, lambda s: None)
+    ws = tmp_path / "ws"
+    with pytest.raises(NameError_, match=r"run id .* is not a plain name"):
+        LocalRunner(plan, workspace=ws).run_one(bad, plan.steps[0].name)
+    assert not (ws / "runs").exists() and not (tmp_path / "escaped").exists()
+
+
+def test_orchestrator_run_ids_and_project_names_pass_the_one_name_check():
+    from cursus.mlops.project import MLOpsError, check_project_name
+    from cursus.names import NameError_, run_id
+
+    assert run_id("manual__2026-12-02T10:00:00+00:00") == "manual__2026-12-02T10:00:00+00:00"
+    check_project_name("lora-finetuning-mlx")
+    with pytest.raises(NameError_, match=r"project name '\.\./x' is not a plain name"):
+        check_project_name("../x")
+    with pytest.raises(MLOpsError, match=r"no '\.'"):
+        check_project_name("a.b")  # the '.' separates a project's prefix from a model name

@@ -12,7 +12,6 @@ import hashlib
 import json
 import multiprocessing
 import os
-import re
 import shutil
 import signal
 import threading
@@ -30,6 +29,7 @@ from cursus.backends.local.processes import pid_alive
 from cursus.backends.local.records import RunRecords
 from cursus.backends.local.store import ArtifactStore, tree_digest
 from cursus.errors import PlanError, RunError
+from cursus.names import run_id as checked_run_id
 from cursus.plan import Plan, PlanStep
 from cursus.workspace import default_registry_uri, resolve_workspace
 
@@ -42,7 +42,6 @@ NOT_IN_CACHE_KEY = {
     "pipeline_description",
 }
 LOG_TAIL_LINES = 15
-RUN_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:+-]{0,200}$")
 _forkserver_lock = threading.Lock()
 # what multiprocessing reports when the fork server cannot tell a step's exit status
 FORK_SERVER_LOST = 255
@@ -143,8 +142,7 @@ class LocalRunner:
         This is what an orchestrator (Airflow) calls once per task: upstream outputs come from the
         run's records, so tasks in separate processes share one run, the store and the cache.
         """
-        if not RUN_ID.match(run_id):
-            raise RunError(f"run id {run_id!r}: use letters, digits and . _ : + - only")
+        checked_run_id(run_id)
         step = self.plan.step(name)
         run_dir = self.workspace / "runs" / run_id
         (run_dir / "logs").mkdir(parents=True, exist_ok=True)
