@@ -166,3 +166,37 @@ def test_a_bad_cache_row_is_a_miss_and_the_step_runs_again(tmp_path, damage):
     }
     third = run_pipeline(dag, config, workspace=ws, tracking=False)
     assert statuses(third)["DataLoading_training"] == "cached"  # the row was written anew
+
+
+@pytest.mark.slow
+def test_concurrent_identical_runs_compute_each_step_once(tmp_path):
+    """Four `cursus run` of one config on one workspace at once: a step in flight in one run is
+    awaited by the others (a lock on its cache key) and taken from the cache, so the steps run
+    once between them (31 of 40 ran before) and one model version is registered."""
+    import subprocess
+
+    from _runner_support import CURSUS, SMALL_SOURCE
+
+    config = write_config(
+        tmp_path / "config.json",
+        "xgboost_e2e",
+        DataLoading_training={"data_source": SMALL_SOURCE},
+        DataLoading_calibration={"data_source": SMALL_SOURCE},
+    )
+    ws, registry = tmp_path / "ws", tmp_path / "registry"
+    command = [CURSUS, "run", "xgboost_e2e", "-c", str(config), "--workspace", str(ws),
+               "--registry-uri", str(registry), "--no-tracking", "--quiet"]  # fmt: skip
+    runs = [subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)]
+    runs += [subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+             for _ in range(3)]  # fmt: skip
+    outputs = [proc.communicate(timeout=300)[0].decode() for proc in runs]
+    assert [proc.returncode for proc in runs] == [0] * 4, outputs
+    with sqlite3.connect(ws / "runs.db") as db:
+        rows = db.execute("SELECT run_id, name, status FROM steps").fetchall()
+    assert len({run for run, _, _ in rows}) == 4 and len(rows) == 40
+    ran = sorted(name for _, name, status in rows if status == "succeeded")
+    assert ran == sorted({name for _, name, _ in rows}), "each step ran exactly once"
+    assert sum(status == "cached" for _, _, status in rows) == 30
+    (model,) = registry.iterdir()
+    versions = [p.name for p in model.iterdir() if p.name.isdigit()]
+    assert versions == ["1"]

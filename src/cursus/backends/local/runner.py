@@ -17,7 +17,7 @@ import signal
 import threading
 import time
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -220,8 +220,18 @@ class LocalRunner:
         try:
             input_paths, input_digests = self._inputs(step, results)
             key = self._cache_key(step, input_digests)
-            result = self._from_cache(step, key) if self.use_cache and step.settings.cache else None
-            if result is None:
+            cached = self.use_cache and step.settings.cache
+            result = self._from_cache(step, key) if cached else None
+            if result is None and cached:
+                # another run of the same step and inputs may be in flight: wait for it, and
+                # take its result from the cache rather than computing it twice
+                with self._key_lock(key):
+                    result = self._from_cache(step, key)
+                    if result is None:
+                        result = self._run_with_retries(
+                            run_id, run_dir, step, input_paths, key, results
+                        )
+            elif result is None:
                 result = self._run_with_retries(run_id, run_dir, step, input_paths, key, results)
         except (
             Exception
@@ -295,6 +305,24 @@ class LocalRunner:
             "files": _local_files_named_by(step.env),
         }
         return hashlib.sha256(json.dumps(material, sort_keys=True).encode()).hexdigest()
+
+    @contextlib.contextmanager
+    def _key_lock(self, key: str) -> Iterator[None]:
+        """Hold the lock of cache key `key` across processes (flock: the kernel releases it
+        when a holder dies, so a killed run never leaves it taken)."""
+        try:
+            import fcntl
+        except ImportError:  # no flock here: runs may compute a step twice, never wrongly
+            yield
+            return
+        folder = self.workspace / "locks"
+        folder.mkdir(exist_ok=True)
+        with open(folder / f"{key}.lock", "a") as handle:
+            fcntl.flock(handle, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(handle, fcntl.LOCK_UN)
 
     def _from_cache(self, step: PlanStep, key: str) -> StepResult | None:
         hit = self.records.cache_get(key)
