@@ -11,7 +11,10 @@ from typing import Any
 from cursus.errors import PlanError
 from cursus.files import read_json_file
 
-PLAN_FORMAT = 2
+# 3: config values every step shares are written once, under "shared_config" (a 5 MB
+# description was written once per step); format 2 plans (each step's config whole) still load
+PLAN_FORMAT = 3
+READABLE_FORMATS = (2, 3)
 
 
 def dag_digest(dag: dict[str, Any]) -> str:
@@ -94,6 +97,38 @@ def training_step_upstream(step: PlanStep, steps: dict[str, PlanStep]) -> PlanSt
     return None
 
 
+def shared_config(steps: list[PlanStep]) -> dict[str, Any]:
+    """The config values every step has, equal in all of them (none for fewer than two steps)."""
+    if len(steps) < 2:
+        return {}
+    first, rest = steps[0].config, [s.config for s in steps[1:]]
+    return {k: v for k, v in first.items() if all(k in c and c[k] == v for c in rest)}
+
+
+def expand_plan_dict(data: dict[str, Any]) -> dict[str, Any]:
+    """A plan file's JSON with the shared config put back into each step (what format 2 held):
+    for readers of the raw JSON."""
+    try:
+        shared = _shared_of(data)
+    except (KeyError, TypeError, AttributeError):
+        return data
+    if not shared or not isinstance(data.get("steps"), list):
+        return data
+    steps = [
+        {**s, "config": {**shared, **(s.get("config") or {})}} if isinstance(s, dict) else s
+        for s in data["steps"]
+    ]
+    return {**data, "steps": steps}
+
+
+def _shared_of(data: dict[str, Any]) -> dict[str, Any]:
+    """The config values a format 3 plan wrote once: its shared_config and the pipeline
+    fields it names."""
+    pipeline = data.get("pipeline") or {}
+    named = {k: pipeline[k] for k in data.get("shared_from_pipeline") or []}
+    return {**named, **(data.get("shared_config") or {})}
+
+
 @dataclass
 class Plan:
     pipeline: dict[str, Any]
@@ -123,8 +158,22 @@ class Plan:
         orjson (the standard library's indenting encoder is pure Python: most of a big compile)."""
         import orjson
 
-        data = {f.name: getattr(self, f.name) for f in fields(self)}
-        data["steps"] = [{**vars(step), "settings": vars(step.settings)} for step in self.steps]
+        data: dict[str, Any] = {f.name: getattr(self, f.name) for f in fields(self)}
+        shared = shared_config(self.steps)
+        # what the pipeline section holds already is named, not written again
+        from_pipeline = sorted(
+            k for k, v in shared.items() if k in self.pipeline and self.pipeline[k] == v
+        )
+        data["shared_config"] = {k: v for k, v in shared.items() if k not in from_pipeline}
+        data["shared_from_pipeline"] = from_pipeline
+        data["steps"] = [
+            {
+                **vars(step),
+                "config": {k: v for k, v in step.config.items() if k not in shared},
+                "settings": vars(step.settings),
+            }
+            for step in self.steps
+        ]
         options = orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS | orjson.OPT_NON_STR_KEYS
         return orjson.dumps(data, option=options).decode() + "\n"
 
@@ -140,13 +189,20 @@ class Plan:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any], source: str = "<plan>") -> Plan:
-        if not isinstance(data, dict) or data.get("format") != PLAN_FORMAT:
+        if not isinstance(data, dict) or data.get("format") not in READABLE_FORMATS:
             raise PlanError(
                 f"{source}: not a Cursus plan of format {PLAN_FORMAT}; recompile it with `cursus compile`"
             )
         try:
+            shared = _shared_of(data)
             steps = [
-                PlanStep(**{**s, "settings": RunSettings(**s.get("settings", {}))})
+                PlanStep(
+                    **{
+                        **s,
+                        "config": {**shared, **s["config"]},
+                        "settings": RunSettings(**s.get("settings", {})),
+                    }
+                )
                 for s in data["steps"]
             ]
             return cls(

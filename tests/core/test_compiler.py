@@ -17,7 +17,7 @@ from cursus.core.compiler import PipelineDAGCompiler, compile_dag_to_pipeline
 from cursus.core.config_file import default_configs, save_configs
 from cursus.core.planner import compile_plan, validate
 from cursus.errors import ConfigError, PlanError, ResolutionError, SpecError, ValidationFailed
-from cursus.plan import PLAN_FORMAT, Plan
+from cursus.plan import PLAN_FORMAT, Plan, expand_plan_dict
 
 CURSUS = Path(sys.executable).with_name("cursus")
 
@@ -118,11 +118,49 @@ def test_plan_is_json_that_loads_back(tmp_path: Path) -> None:
     dag = load_dag("pytorch_e2e")
     plan = compile_plan(dag, default_configs(dag))
     path = plan.save(tmp_path / "out" / "plan.json")
-    assert json.loads(path.read_text()) == plan.to_dict()
+    written = expand_plan_dict(json.loads(path.read_text()))
+    assert written.pop("shared_config") and written.pop("shared_from_pipeline")
+    assert written == plan.to_dict()
     again = Plan.load(path)
     assert again == plan
     assert again.to_json() == plan.to_json()
     assert again.digest == plan.digest
+
+
+def test_a_config_value_is_written_once_per_plan_and_format_2_plans_still_load(
+    tmp_path: Path,
+) -> None:
+    """A value every step shares (a long description) is written once, not once per step (a
+    5 MB description made a 55 MB plan.json); plans written before (format 2) still load."""
+    dag = load_dag("xgboost_e2e")
+    text = "x" * 60_000
+    plan = compile_plan(dag, default_configs(dag, pipeline_description=text))
+    assert all(s.config["pipeline_description"] == text for s in plan.steps)
+    size = len(plan.save(tmp_path / "plan.json").read_bytes())
+    assert size < len(text) * 1.5, f"{size} bytes for one {len(text)}-character value"
+    assert Plan.load(tmp_path / "plan.json") == plan
+    old = {**plan.to_dict(), "format": 2}  # each step's config whole, as format 2 wrote it
+    (tmp_path / "old.json").write_text(json.dumps(old))
+    assert Plan.load(tmp_path / "old.json").to_json() == plan.to_json()
+
+
+def test_a_value_too_long_for_any_target_is_one_line_naming_the_field(tmp_path: Path) -> None:
+    dag = load_dag("xgboost_e2e")
+    configs = default_configs(dag)
+    path = save_configs(configs, tmp_path / "config.json")
+    data = json.loads(path.read_text())
+    data["configuration"]["shared"]["pipeline_description"] = "x" * 5_000_000
+    path.write_text(json.dumps(data))
+    result = subprocess.run(
+        [str(CURSUS), "validate", "xgboost_e2e", "-c", str(path)], capture_output=True, text=True
+    )
+    assert result.returncode == 2
+    assert result.stderr.count("holds a text of 5,000,000 characters") == 1, result.stderr
+    assert "shared field 'pipeline_description'" in result.stderr
+    from cursus.steps.configs import XGBoostTrainingConfig
+
+    with pytest.raises(ValueError, match="field 'hyperparameters' holds a text of 70,000"):
+        XGBoostTrainingConfig(hyperparameters={"objective": "x" * 70_000})
 
 
 def test_plan_summary_and_unknown_steps() -> None:
@@ -143,8 +181,8 @@ def test_plan_summary_and_unknown_steps() -> None:
     ("content", "message"),
     [
         ("{", "not valid JSON"),
-        ('{"format": 99}', "not a Cursus plan of format 2"),
-        ('{"format": 1}', "not a Cursus plan of format 2"),  # before the Plan carried scripts
+        ('{"format": 99}', "not a Cursus plan of format 3"),
+        ('{"format": 1}', "not a Cursus plan of format 3"),  # before the Plan carried scripts
         ('{"format": 2, "steps": []}', "malformed plan"),
         ('{"format": 2, "pipeline": {}, "dag": {}, "steps": [{"name": "x"}]}', "malformed plan"),
     ],

@@ -18,7 +18,7 @@ from pydantic import ValidationError
 from cursus.api.dag import PipelineDAG
 from cursus.errors import ConfigError, CursusError, ValidationFailed, describe_validation_error
 from cursus.files import read_json_file
-from cursus.steps.configs import BasePipelineConfig
+from cursus.steps.configs import BasePipelineConfig, oversized_value
 from cursus.steps.library import get_step_unit, split_node_name, step_library
 
 Configs = dict[str, BasePipelineConfig]
@@ -175,6 +175,12 @@ def _build_one(
     if values.get("job_type") is None and node_job_type:
         values["job_type"] = node_job_type
     problems: list[CursusError] = []
+    for name in list(values):
+        oversized = oversized_value(name, values[name])
+        if oversized:  # said once, as "shared" when it came from there; not validated further
+            where = "shared" if name in shared and name not in own else f"node '{node}',"
+            problems.append(ConfigError(f"{source}: {where} {oversized}"))
+            del values[name]
     try:
         config = cls.model_validate(values)
     except ValidationError as exc:

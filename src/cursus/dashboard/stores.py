@@ -18,6 +18,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from cursus.plan import expand_plan_dict
+
 DIGEST = re.compile(r"[0-9a-f]{64}")
 PLOT_SUFFIXES = (".png", ".svg", ".jpg", ".jpeg")
 LOG_TAIL_LINES = 40
@@ -194,7 +196,7 @@ class Workspace:
             data = json.loads(path.read_text())
         except (OSError, ValueError):
             return {}
-        return data if isinstance(data, dict) else {}
+        return expand_plan_dict(data) if isinstance(data, dict) else {}
 
     def log_tail(self, step: dict[str, Any], lines: int = LOG_TAIL_LINES) -> str:
         path = self.inside(step.get("log_path"))

@@ -21,6 +21,9 @@ MAX_SEED = 2**32 - 1
 SEED = Field(default=42, ge=0, le=MAX_SEED, description="seed of every random draw: 0 to 2**32-1")
 # the first system's region codes and the AWS regions its pipelines ran in
 FIRST_SYSTEM_REGIONS = {"NA": "us-east-1", "EU": "eu-west-1", "FE": "us-west-2"}
+# the longest text a config value (or any string inside one) may hold: a SageMaker pipeline
+# definition is at most 1 MiB in all, and each value is copied into the plan and the records
+MAX_VALUE_CHARS = 65536
 
 
 class BasePipelineConfig(BaseModel):
@@ -64,6 +67,17 @@ class BasePipelineConfig(BaseModel):
         description="explicit input bindings: input name -> 'Node.output' or an external URI",
     )
 
+    @model_validator(mode="before")
+    @classmethod
+    def _bounded_values(cls, data: Any) -> Any:
+        """No value holds more text than MAX_VALUE_CHARS, however deep in a list or dict."""
+        if isinstance(data, dict):
+            for name, value in data.items():
+                problem = oversized_value(name, value)
+                if problem:
+                    raise ValueError(problem)
+        return data
+
     @field_validator("pipeline_name")
     @classmethod
     def _pipeline_name(cls, value: str) -> str:
@@ -98,6 +112,33 @@ class BasePipelineConfig(BaseModel):
         if not re.match(r"^(ml\.[a-z0-9]+\.[a-z0-9]+|local)$", value):
             raise ValueError("use a SageMaker instance type such as ml.m5.xlarge")
         return value
+
+
+def oversized_value(name: str, value: Any) -> str | None:
+    """What is wrong with field `name` when its value holds a text past MAX_VALUE_CHARS."""
+    size = longest_text(value)
+    if size <= MAX_VALUE_CHARS:
+        return None
+    return (
+        f"field '{name}' holds a text of {size:,} characters; a value is bounded at "
+        f"{MAX_VALUE_CHARS:,} (a SageMaker pipeline definition is at most 1 MiB): put long "
+        "content in a file and give its path"
+    )
+
+
+def longest_text(value: Any) -> int:
+    """The length of the longest string in `value` (keys included), walked without recursion."""
+    longest, stack = 0, [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            longest = max(longest, len(item))
+        elif isinstance(item, dict):
+            stack.extend(item.keys())
+            stack.extend(item.values())
+        elif isinstance(item, (list, tuple)):
+            stack.extend(item)
+    return longest
 
 
 # The bundled sample: 70% of breast_cancer trains, the other 30% evaluates and calibrates.
