@@ -1,8 +1,10 @@
-"""Property: whatever a config file or a DAG file holds, `cursus validate` succeeds or exits 2 with
-error lines that name the problem; never a traceback, never another exit code.
+"""Property: whatever a config file, a DAG file or an execution document holds, `cursus validate`,
+`cursus compile`, `cursus exec-doc validate` and `cursus run` succeed or exit 2 with one error line
+and its problems (a run may also fail a step, exit 1, naming it); never a traceback, never another
+exit code.
 
-hypothesis mutates a real config and a real DAG (values replaced by any JSON, keys added or dropped,
-whole sections swapped) and also writes wholly random JSON and bytes.
+hypothesis mutates a real config, a real DAG and a real execution document (values replaced by any
+JSON, keys added or dropped, whole sections swapped) and also writes wholly random JSON and bytes.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from click.testing import CliRunner
-from hypothesis import HealthCheck, event, given, settings
+from hypothesis import HealthCheck, event, example, given, settings
 from hypothesis import strategies as st
 
 from cursus.api.loading import load_dag
@@ -139,3 +141,114 @@ def test_any_mutation_of_a_config_and_a_dag_is_validated_cleanly(config: Any, da
 def test_random_json_or_text_as_either_file_is_validated_cleanly(config: Any, dag: Any) -> None:
     as_text = [v if isinstance(v, str) else json.dumps(v) for v in (config, dag)]
     assert_clean(*validate(*as_text))
+
+
+# ---------------------------------------------------------------------- compile, exec-doc, run
+
+
+def invoke(args: list[str], files: dict[str, str]) -> tuple[int, str, BaseException | None]:
+    """`cursus ARGS` with `files` (name -> text) written to a temporary folder; '@name' in ARGS
+    becomes the path of that file (or of a new one in the folder)."""
+    with tempfile.TemporaryDirectory() as folder:
+        for name, text in files.items():
+            (Path(folder) / name).write_text(text)
+        argv = [str(Path(folder) / a[1:]) if a.startswith("@") else a for a in args]
+        result = CliRunner().invoke(cli, argv)
+    return result.exit_code, result.output, result.exception
+
+
+def assert_refused_or_done(code: int, output: str, exception: BaseException | None) -> None:
+    """Success, or exit 2 with one `error:` line (and its `  - ` problems): never a traceback."""
+    event(f"exit {code}")
+    assert "Traceback" not in output, output
+    assert exception is None or isinstance(exception, SystemExit), repr(exception)
+    assert code in (0, 2), (code, output)
+    if code == 2:
+        lines = output.splitlines()
+        errors = [line for line in lines if line.startswith("error: ")]
+        assert len(errors) == 1, output
+        assert all(line.startswith("  - ") for line in lines[lines.index(errors[0]) + 1 :])
+
+
+SOME = settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+
+
+@SOME
+@given(config=mutated_config(), dag=mutated_dag())
+def test_compile_to_a_plan_succeeds_or_refuses_cleanly(config: Any, dag: Any) -> None:
+    files = {"config.json": json.dumps(config), "dag.json": json.dumps(dag)}
+    code, output, exception = invoke(
+        ["compile", "@dag.json", "-c", "@config.json", "-o", "@plan.json"], files
+    )
+    assert_refused_or_done(code, output, exception)
+
+
+def _good_document() -> dict[str, Any]:
+    from cursus.core.compiler import PipelineDAGCompiler
+    from cursus.core.config_file import save_configs
+    from cursus.mods.exec_doc import generate_execution_document
+
+    with tempfile.TemporaryDirectory() as folder:
+        path = save_configs(default_configs(DAG), Path(folder) / "config.json")
+        return generate_execution_document(PipelineDAGCompiler(path).compile_to_plan(DAG))
+
+
+GOOD_DOCUMENT = _good_document()
+DOCUMENT_KEYS = ["STEP_CONFIG", "STEP_TYPE", "PIPELINE_STEP_CONFIGS", "PIPELINE_ADDITIONAL_PARAMS",
+                 "label_field", "num_round", "instance_type", "XGBoostTraining", "Nope"]  # fmt: skip
+
+
+@st.composite
+def mutated_document(draw: Any) -> Any:
+    """An execution document with values replaced, keys added and steps renamed, at any depth."""
+    data = json.loads(json.dumps(GOOD_DOCUMENT))
+    for _ in range(draw(st.integers(1, 4))):
+        target, path = data, []
+        while isinstance(target, dict) and target and draw(st.booleans()):
+            key = draw(st.sampled_from(sorted(target)))
+            path.append(key)
+            target = target[key]
+        if not path:
+            return draw(json_values) if draw(st.booleans()) else data
+        parent = data
+        for key in path[:-1]:
+            parent = parent[key]
+        if draw(st.booleans()):
+            parent[path[-1]] = draw(json_values)
+        elif isinstance(parent, dict):
+            parent[draw(st.sampled_from(DOCUMENT_KEYS))] = draw(json_values)
+    return data
+
+
+@SOME
+@given(document=mutated_document())
+def test_an_execution_document_is_validated_cleanly(document: Any) -> None:
+    files = {"doc.json": json.dumps(document), "config.json": json.dumps(GOOD_CONFIG),
+             "dag.json": json.dumps(GOOD_DAG)}  # fmt: skip
+    code, output, exception = invoke(
+        ["exec-doc", "validate", "@doc.json", "--dag", "@dag.json", "-c", "@config.json"], files
+    )
+    assert_refused_or_done(code, output, exception)
+
+
+RUN_WORKSPACE = tempfile.mkdtemp(prefix="cursus-fuzz-run-")  # shared: unchanged steps are cached
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(config=mutated_config(), dag=mutated_dag())
+@example(config=GOOD_CONFIG, dag=GOOD_DAG)  # the mutations almost never leave a runnable pair
+def test_run_succeeds_fails_a_step_or_refuses_cleanly(config: Any, dag: Any) -> None:
+    """A run may also end with a failed step (exit 1), which it names; never a traceback."""
+    files = {"config.json": json.dumps(config), "dag.json": json.dumps(dag)}
+    code, output, exception = invoke(
+        ["run", "@dag.json", "-c", "@config.json", "--workspace", RUN_WORKSPACE,
+         "--no-tracking", "--quiet", "--workers", "1"],
+        files,
+    )  # fmt: skip
+    if code == 1:
+        event("exit 1")
+        assert "Traceback" not in output, output
+        assert exception is None or isinstance(exception, SystemExit), repr(exception)
+        assert "failed" in output, output
+        return
+    assert_refused_or_done(code, output, exception)

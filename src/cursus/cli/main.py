@@ -23,11 +23,21 @@ class CursusGroup(click.Group):
         except ValidationFailed as exc:
             click.echo(f"error: {len(exc.problems)} problem(s):", err=True)
             for problem in exc.problems:
-                click.echo(f"  - {problem}", err=True)
+                click.echo(f"  - {one_line(str(problem))}", err=True)
             ctx.exit(exc.exit_code)
         except CursusError as exc:
-            click.echo(f"error: {exc}", err=True)
+            click.echo(f"error: {one_line(str(exc), keep_newlines=True)}", err=True)
             ctx.exit(exc.exit_code)
+
+
+_CONTROL = {c: f"\\x{c:02x}" for c in (*range(32), 127)} | {13: "\\r", 9: "\\t", 10: "\\n"}
+
+
+def one_line(text: str, keep_newlines: bool = False) -> str:
+    """`text` with control characters written out (a name from a user's file may hold a carriage
+    return, which would break the one-problem-per-line output)."""
+    table = {k: v for k, v in _CONTROL.items() if not (keep_newlines and k == 10)}
+    return text.translate(table)
 
 
 @click.group(cls=CursusGroup, context_settings={"help_option_names": ["-h", "--help"]})

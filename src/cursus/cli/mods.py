@@ -7,7 +7,7 @@ import json
 import click
 
 from cursus.cli.output import write_or_print
-from cursus.errors import ConfigError
+from cursus.errors import ConfigError, ValidationFailed
 
 
 def register(cli: click.Group) -> None:
@@ -65,8 +65,8 @@ def validate(document: str, dag_ref: str | None, config: str | None) -> None:
     problems = validate_execution_document(doc, plan, source=document, notes=notes)
     for note in notes:
         click.echo(f"note: {note}", err=True)
-    for problem in problems:
-        click.echo(f"error: {problem}", err=True)
-    if problems:
-        raise SystemExit(2)
+    if len(problems) == 1:
+        raise ConfigError(str(problems[0]))
+    if problems:  # one `error:` line, then each problem, as validate prints them
+        raise ValidationFailed([ConfigError(str(p)) for p in problems])
     click.echo(f"ok: {document} is a valid execution document")
