@@ -62,6 +62,8 @@ class PlanStep:
     job_args: dict[str, Any] = field(default_factory=dict)
     input_paths: dict[str, str] = field(default_factory=dict)  # input name -> container path
     settings: RunSettings = field(default_factory=RunSettings)
+    # config fields (and the env variables they feed) whose values are secret (cursus.redaction)
+    secrets: list[str] = field(default_factory=list)
 
     @property
     def script_folder(self) -> Path:
@@ -184,6 +186,9 @@ class Plan:
     def save(self, path: str | Path) -> Path:
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
+        if any(s.secrets for s in self.steps):  # the steps run from it: only its owner reads it
+            path.touch(mode=0o600, exist_ok=True)
+            path.chmod(0o600)
         path.write_text(self.to_json(), encoding="utf-8")
         return path
 

@@ -37,6 +37,7 @@ LAYERS: list[list[str]] = [
         "cursus.names",
         "cursus.loopback",
         "cursus.regions",
+        "cursus.redaction",
     ],  # foundation: user files and names
     ["cursus.errors"],
     ["cursus"],  # the package itself: its docstring and version

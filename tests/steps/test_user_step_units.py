@@ -10,6 +10,7 @@ from __future__ import annotations
 import io
 import json
 import os
+import sys
 import tarfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -236,3 +237,84 @@ def test_the_scaffold_refuses_bad_names_and_existing_files(tmp_path: Path) -> No
     invoke("steps", "new", "Cleaner", "--dir", str(tmp_path))
     again = CliRunner().invoke(cli, ["steps", "new", "Cleaner", "--dir", str(tmp_path)])
     assert again.exit_code == 2 and "pass --force" in again.output
+
+
+SECRET = "s3cr3t-value-7f3a"
+
+
+def test_a_secret_field_reaches_the_step_and_is_redacted_everywhere_else(
+    project: Path, tmp_path: Path
+) -> None:
+    """A field marked `secret_field` in the user's config class: the step gets its value, and
+    MLflow params, the execution document, the dashboard's plan and the lineage of a data
+    source URL with a password do not show it; the plan file is its owner's only."""
+    steps = project / "steps"
+    config_py = steps / "column_filter_config.py"
+    config_py.write_text(
+        config_py.read_text().replace(
+            "from cursus.steps.configs import BasePipelineConfig",
+            "from cursus.steps.configs import BasePipelineConfig, secret_field",
+        )
+        + "    vendor_key: str | None = secret_field(description='key of the data vendor')\n"
+    )
+    spec = steps / "column_filter.step.yaml"
+    spec.write_text(
+        spec.read_text().replace(
+            "    KEEP_COLUMNS: {config: keep_columns}\n",
+            "    KEEP_COLUMNS: {config: keep_columns}\n    VENDOR_KEY: {config: vendor_key}\n",
+        )
+    )
+    script = steps / "column_filter.py"
+    script.write_text(
+        script.read_text()
+        .replace(
+            'ENV_VARS = ["LABEL_FIELD", "KEEP_COLUMNS"]',
+            'ENV_VARS = ["LABEL_FIELD", "KEEP_COLUMNS", "VENDOR_KEY"]',
+        )
+        .replace(
+            '    return {"rows": len(df), "columns": len(df.columns)}',
+            '    return {"rows": len(df), "columns": len(df.columns),\n'
+            '            "key_matches": float(environ_vars.get("VENDOR_KEY") == "' + SECRET + '")}',
+        )
+    )
+    data = json.loads((project / "config.json").read_text())
+    data["configuration"]["specific"]["ColumnFilter_training"]["vendor_key"] = SECRET
+    (project / "config.json").write_text(json.dumps(data, indent=2))
+    dag, config, ws = str(project / "dag.json"), str(project / "config.json"), tmp_path / "ws"
+    # the unit was read when the fixture wrote the config: forget it
+    library._cache.clear()
+    reset_step_folders()
+    for name, module in list(sys.modules.items()):
+        if str(getattr(module, "__file__", "")).startswith(str(steps)):
+            del sys.modules[name]
+
+    from cursus.api.loading import load_dag
+    from cursus.core.planner import compile_plan
+    from cursus.mlops.tracking import mlflow_client
+    from cursus.targets import run_pipeline
+
+    plan = compile_plan(load_dag(dag), config)
+    assert plan.step("ColumnFilter_training").secrets == ["VENDOR_KEY", "vendor_key"]
+    result = run_pipeline(dag, config, workspace=ws, tracking=True)
+    assert result.ok, {n: s.error for n, s in result.steps.items() if not s.ok}
+    assert result.steps["ColumnFilter_training"].metrics["key_matches"] == 1.0
+
+    plan_file = ws / "runs" / result.run_id / "plan.json"
+    assert SECRET in plan_file.read_text() and plan_file.stat().st_mode & 0o077 == 0
+    client = mlflow_client(f"sqlite:///{ws / 'mlflow.db'}")
+    experiments = [e.experiment_id for e in client.search_experiments()]
+    params = {k: v for run in client.search_runs(experiments) for k, v in run.data.params.items()}
+    assert params["vendor_key"] == "***" and SECRET not in json.dumps(params)
+    document = invoke("exec-doc", "generate", dag, "-c", config)
+    assert SECRET not in document and "vendor_key" not in document
+
+    from cursus.dashboard.stores import Workspace
+
+    shown = json.dumps(Workspace(ws).plan({"run_id": result.run_id}))
+    assert SECRET not in shown and '"VENDOR_KEY": "***"' in shown
+
+    from cursus.redaction import redact
+
+    assert redact({"data_source": "https://ann:pw@data.example/x.csv"}) == {
+        "data_source": "https://ann:***@data.example/x.csv"
+    }

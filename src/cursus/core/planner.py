@@ -166,7 +166,23 @@ def _plan_step(
         },
         input_paths=dict(spec.contract.inputs),
         settings=RunSettings(**{f.name: getattr(config, f.name) for f in fields(RunSettings)}),
+        secrets=_secrets(spec, config),
     )
+
+
+def _secrets(spec: StepSpec, config: BasePipelineConfig) -> list[str]:
+    """The node's secret config fields (marked, or named so) and the env variables they feed."""
+    from cursus.redaction import is_secret_name
+    from cursus.steps.configs import secret_fields
+
+    marked = set(secret_fields(type(config)))
+    names = {f for f in type(config).model_fields if f in marked or is_secret_name(f)}
+    env = {
+        var
+        for var, source in spec.contract.env.items()
+        if (source.config in names) or is_secret_name(var)
+    }
+    return sorted(names | env)
 
 
 def _model_framework(step: PlanStep, earlier: dict[str, PlanStep], config: Any) -> str:

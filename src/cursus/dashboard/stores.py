@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from cursus.plan import expand_plan_dict
+from cursus.redaction import redact
 
 DIGEST = re.compile(r"[0-9a-f]{64}")
 PLOT_SUFFIXES = (".png", ".svg", ".jpg", ".jpeg")
@@ -196,7 +197,7 @@ class Workspace:
             data = json.loads(path.read_text())
         except (OSError, ValueError):
             return {}
-        return expand_plan_dict(data) if isinstance(data, dict) else {}
+        return redact_plan(expand_plan_dict(data)) if isinstance(data, dict) else {}
 
     def log_tail(self, step: dict[str, Any], lines: int = LOG_TAIL_LINES) -> str:
         path = self.inside(step.get("log_path"))
@@ -463,3 +464,17 @@ def _split_tags(tags: dict[str, str]) -> tuple[dict[str, Any], dict[str, Any]]:
         elif key.startswith("lineage."):
             lineage[key[len("lineage.") :]] = _json(value, value) if value[:1] in "[{" else value
     return metrics, lineage
+
+
+def redact_plan(data: dict[str, Any]) -> dict[str, Any]:
+    """A plan's JSON as the dashboard shows it: no secret value (cursus.redaction)."""
+    steps = data.get("steps")
+    if not isinstance(steps, list):
+        return data
+    shown = []
+    for step in steps:
+        if isinstance(step, dict):
+            secrets = [str(s) for s in step.get("secrets") or []]
+            step = {**step, **{k: redact(step.get(k), secrets) for k in ("config", "env")}}
+        shown.append(step)
+    return {**data, "steps": shown}

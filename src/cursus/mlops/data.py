@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any
 
 from cursus.backends.local.hooks import RunHooks
 from cursus.mlops.project import MLOpsError, Project
+from cursus.redaction import redact_text
 
 if TYPE_CHECKING:
     from dvc.repo import Repo
@@ -327,8 +328,10 @@ class DataLineage(RunHooks):
             path = local_path(source)
             if path is not None:
                 found.append((DATA_SOURCE_INPUT, source, content_digest(path), "source"))
-            elif "data" in result.digests:
-                found.append((DATA_SOURCE_INPUT, source, result.digests["data"], "output"))
+            elif "data" in result.digests:  # a remote source: its URL without a password
+                found.append(
+                    (DATA_SOURCE_INPUT, redact_text(source), result.digests["data"], "output")
+                )
         for name, bound in sorted(step.inputs.items()):
             uri = bound.get("uri")
             path = local_path(uri) if uri else None

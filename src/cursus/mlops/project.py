@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from cursus.errors import CursusError
-from cursus.names import plain_name
+from cursus.names import NameError_, plain_name
 from cursus.workspace import (
     default_registry_uri,
     default_tracking_uri,
@@ -139,7 +139,10 @@ def project_file(workspace: Path, name: str) -> Path:
 def check_project_name(name: str) -> None:
     """A project name is a plain name (`cursus.names`) without '.', which separates the
     project's prefix from a model's name, of at most 64 characters."""
-    plain_name(name, "project name")
+    try:
+        plain_name(name, "project name")
+    except NameError_ as exc:
+        raise MLOpsError(str(exc)) from None
     if not PROJECT_NAME.fullmatch(name):
         raise MLOpsError(
             f"project name {name!r} is not usable; use letters, digits, '_' and '-' "

@@ -31,6 +31,7 @@ from typing import IO, TYPE_CHECKING, Any
 
 from cursus.backends.local.hooks import RunHooks
 from cursus.plan import dag_digest
+from cursus.redaction import redact
 from cursus.workspace import default_tracking_uri, resolve_workspace
 
 if TYPE_CHECKING:
@@ -280,7 +281,7 @@ class MLflowTracking(RunHooks):
                 "run": run_id,
                 "step": step.name,
                 "time": _now_ms(),
-                "params": flatten(step.config),
+                "params": flatten(redact(step.config, step.secrets)),
                 "tags": _step_tags(step),
             }
         )
@@ -300,7 +301,7 @@ class MLflowTracking(RunHooks):
             "artifacts": report_files(step, result) if result.ok else [],
         }
         if result.status == "skipped":  # never started: its run is created here
-            event["params"] = flatten(step.config)
+            event["params"] = flatten(redact(step.config, step.secrets))
             event["tags"] = _step_tags(step)
         if result.ok and step.job_kind == "register":
             event["registration"] = [

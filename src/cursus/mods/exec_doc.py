@@ -16,7 +16,7 @@ of its model registry, which change nothing Cursus runs (each noted when a docum
 
 from __future__ import annotations
 
-import re
+from collections.abc import Collection
 from pathlib import Path
 from typing import Any
 
@@ -25,10 +25,8 @@ from pydantic import ValidationError
 from cursus.errors import ConfigError
 from cursus.files import read_json_file
 from cursus.plan import Plan
+from cursus.redaction import is_secret_name, redact_text
 
-SECRET_KEY = re.compile(
-    r"(secret|password|passwd|token|api[_-]?key|credential|private[_-]?key)", re.IGNORECASE
-)
 # structural fields: changing them changes the pipeline's shape, not a run
 NOT_RUNTIME = {"class", "job_type", "input_bindings", "pipeline_name", "pipeline_version", "author"}
 
@@ -64,12 +62,13 @@ SCHEMA: dict[str, Any] = {
 }
 
 
-def _redact(value: Any) -> Any:
+def _redact(value: Any, secrets: Collection[str] = ()) -> Any:
+    """A document never carries a secret: secret keys are left out, URL passwords hidden."""
     if isinstance(value, dict):
-        return {k: _redact(v) for k, v in value.items() if not SECRET_KEY.search(str(k))}
+        return {k: _redact(v, secrets) for k, v in value.items() if not is_secret_name(k, secrets)}
     if isinstance(value, list):
-        return [_redact(v) for v in value]
-    return value
+        return [_redact(v, secrets) for v in value]
+    return redact_text(value) if isinstance(value, str) else value
 
 
 def generate_execution_document(plan: Plan, step_names: str = "node") -> dict[str, Any]:
@@ -80,7 +79,9 @@ def generate_execution_document(plan: Plan, step_names: str = "node") -> dict[st
     region = plan.pipeline.get("region")
     steps = {
         (step.name if step_names == "node" else sagemaker_step_name(step.name, region)): {
-            "STEP_CONFIG": _redact({k: v for k, v in step.config.items() if k not in NOT_RUNTIME}),
+            "STEP_CONFIG": _redact(
+                {k: v for k, v in step.config.items() if k not in NOT_RUNTIME}, step.secrets
+            ),
             "STEP_TYPE": [step.step_type, step.job_kind],
         }
         for step in plan.steps

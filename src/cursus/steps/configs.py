@@ -114,6 +114,22 @@ class BasePipelineConfig(BaseModel):
         return value
 
 
+def secret_field(default: Any = None, **kwargs: Any) -> Any:
+    """A config field whose value is a secret: redacted wherever Cursus writes or shows a
+    config (`cursus.redaction`)."""
+    extra = {**(kwargs.pop("json_schema_extra", None) or {}), "secret": True}
+    return Field(default, json_schema_extra=extra, **kwargs)
+
+
+def secret_fields(cls: type[BaseModel]) -> list[str]:
+    """The fields of config class `cls` marked with `secret_field`."""
+    return sorted(
+        name
+        for name, info in cls.model_fields.items()
+        if isinstance(info.json_schema_extra, dict) and info.json_schema_extra.get("secret")
+    )
+
+
 def oversized_value(name: str, value: Any) -> str | None:
     """What is wrong with field `name` when its value holds a text past MAX_VALUE_CHARS."""
     size = longest_text(value)

@@ -232,11 +232,11 @@ def test_a_run_id_that_would_name_another_folder_is_refused(seed_run, tmp_path, 
 
 def test_orchestrator_run_ids_and_project_names_pass_the_one_name_check():
     from cursus.mlops.project import MLOpsError, check_project_name
-    from cursus.names import NameError_, run_id
+    from cursus.names import run_id
 
     assert run_id("manual__2026-12-02T10:00:00+00:00") == "manual__2026-12-02T10:00:00+00:00"
     check_project_name("lora-finetuning-mlx")
-    with pytest.raises(NameError_, match=r"project name '\.\./x' is not a plain name"):
+    with pytest.raises(MLOpsError, match=r"project name '\.\./x' is not a plain name"):
         check_project_name("../x")
     with pytest.raises(MLOpsError, match=r"no '\.'"):
         check_project_name("a.b")  # the '.' separates a project's prefix from a model name
