@@ -196,6 +196,21 @@ def test_models_show_versions_aliases_and_lineage(client: TestClient, real_works
     assert "no registered models" in client.get("/models?project=empty").text
 
 
+def test_models_show_what_each_version_scored_on_held_out_data(
+    client: TestClient, real_workspace: dict
+) -> None:
+    """The holdout evaluation comes first, rounded for reading, with the data it measured."""
+    import re
+
+    page = client.get("/models").text
+    assert page.count("measured on calibration split, 171 rows (0: 55, 1: 116)") == 2
+    holdout = re.findall(r"holdout\.</span>roc_auc = ([0-9.]+)<", page)
+    assert len(holdout) == 2 and all(len(v) <= 6 for v in holdout), holdout
+    first_group = re.search(r'<div class="metric-group"><strong>(\w+)</strong>', page)
+    assert first_group is not None and first_group.group(1) == "holdout"
+    assert not re.search(r"= 0\.\d{8,}", page), "metrics are rounded for reading"
+
+
 def test_catalog_draws_each_pipeline(client: TestClient):
     catalog = client.get("/catalog").text
     ids = re.findall(r'href="/catalog/([^"]+)"', catalog)

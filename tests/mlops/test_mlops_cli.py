@@ -295,3 +295,20 @@ def test_mlops_dashboard_serves_the_workspace(workspace: Path) -> None:
     finally:
         proc.terminate()
         proc.wait(10)
+
+
+def test_models_show_lists_the_holdout_evaluation_and_its_data(tracked_e2e: TrackedE2E) -> None:
+    """A pipeline's model version says what it scored on held-out data, and on which data."""
+    ws = ["--workspace", str(tracked_e2e.workspace)]
+    shown = json.loads(invoke("models", "show", "xgboost-e2e", "--json", *ws))
+    evaluation = shown["metrics"]["evaluation"]
+    assert 0.5 < evaluation["roc_auc"] <= 1 and evaluation["n_samples"] == 171
+    assert shown["lineage"]["evaluated_on"] == {
+        "split": "calibration", "job_type": "calibration", "rows": 171, "label_field": "label",
+        "problem_type": "binary", "class_counts": {"0": 55, "1": 116},
+    }  # fmt: skip
+    lines = invoke("models", "show", "xgboost-e2e", *ws).splitlines()
+    holdout = next(i for i, line in enumerate(lines) if line.startswith("  holdout:"))
+    assert lines[holdout + 1] == "  measured on: calibration split, 171 rows (0: 55, 1: 116)"
+    assert f"roc_auc={evaluation['roc_auc']:.4g}" in lines[holdout]
+    assert holdout < next(i for i, line in enumerate(lines) if line.startswith("  training:"))

@@ -99,11 +99,13 @@ def models_show(
     click.echo(f"  source:   {found.source}")
     if found.description:
         click.echo(f"  about:    {found.description}")
-    for group, values in sorted(found.metrics.items()):
-        if isinstance(values, dict):
-            shown = {k: v for k, v in values.items() if isinstance(v, int | float)}
-            text = ", ".join(f"{k}={v:.4g}" for k, v in sorted(shown.items()))
-            click.echo(f"  {group + ':':9} {text}")
+    from cursus.mlops.registry import EVALUATION, measured_on, metric_groups
+
+    for group, shown in metric_groups(found):
+        label = "holdout" if group == EVALUATION else group
+        click.echo(f"  {label + ':':12} {', '.join(f'{k}={v}' for k, v in shown)}")
+        if group == EVALUATION and measured_on(found):
+            click.echo(f"  {'measured on:':12} {measured_on(found)}")
     for key in ("pipeline_name", "pipeline_version", "run_id", "model_sha256", "registered_at"):
         if found.lineage.get(key):
             click.echo(f"  {key + ':':17} {found.lineage[key]}")

@@ -299,6 +299,18 @@ def create_app(
             for v in m["versions"]
             if (r := space.get_run(str(v["lineage"].get("run_id", "")))) is not None
         }
+        from cursus.mlops.registry import EVALUATION, ModelVersion, measured_on, metric_groups
+
+        for m in found:
+            for v in m["versions"]:
+                shown = ModelVersion(
+                    m["name"], v["version"], metrics=v["metrics"], lineage=v["lineage"]
+                )
+                v["groups"] = [
+                    ("holdout" if group == EVALUATION else group, values)
+                    for group, values in metric_groups(shown)
+                ]
+                v["measured_on"] = measured_on(shown)
         return render(
             request,
             "models.html",

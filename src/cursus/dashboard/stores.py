@@ -460,10 +460,17 @@ def _split_tags(tags: dict[str, str]) -> tuple[dict[str, Any], dict[str, Any]]:
     for key, value in tags.items():
         if key.startswith("metric."):
             group, _, metric = key[len("metric.") :].partition(".")
-            metrics.setdefault(group, {})[metric] = value
+            metrics.setdefault(group, {})[metric] = _number(value)
         elif key.startswith("lineage."):
             lineage[key[len("lineage.") :]] = _json(value, value) if value[:1] in "[{" else value
     return metrics, lineage
+
+
+def _number(value: str) -> float | str:
+    try:
+        return float(value)
+    except ValueError:
+        return value
 
 
 def redact_plan(data: dict[str, Any]) -> dict[str, Any]:

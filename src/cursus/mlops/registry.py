@@ -28,6 +28,8 @@ CANDIDATE = "candidate"
 # tags Registration puts on an MLflow model version (see steps/scripts/registration.py)
 METRIC_TAG = "metric."
 LINEAGE_TAG = "lineage."
+JSON_LINEAGE = ("input_digests", "evaluated_on")  # lineage tags holding a JSON object
+EVALUATION = "evaluation"  # the metrics group of the holdout evaluation (Registration)
 REF = re.compile(
     r"^(?:models:/)?(?P<name>[A-Za-z0-9][A-Za-z0-9._-]*?)(?:(?:@(?P<alias>[A-Za-z0-9_-]+))|(?:[:/](?P<version>\d+)))?$"
 )
@@ -314,7 +316,7 @@ def _from_mlflow(mv: Any, aliases: list[str]) -> ModelVersion:
     for key, value in tags.items():
         if key.startswith(LINEAGE_TAG):
             name = key[len(LINEAGE_TAG) :]
-            lineage[name] = json.loads(value) if name == "input_digests" else value
+            lineage[name] = json.loads(value) if name in JSON_LINEAGE else value
     from datetime import UTC, datetime
 
     created = datetime.fromtimestamp(mv.creation_timestamp / 1000, UTC).isoformat(
@@ -402,3 +404,45 @@ def _registration_script() -> Any:
     from cursus.steps.library import get_step_unit
 
     return get_step_unit("Registration").import_script()
+
+
+# ---------------------------------------------------------------------- showing what a model scored
+
+
+def readable(value: Any) -> str:
+    """A metric for reading: whole numbers as they are, others to 4 significant digits."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return str(value)
+    if float(value).is_integer() and abs(value) < 1e15:
+        return str(int(value))
+    return f"{value:.4g}"
+
+
+def metric_groups(version: ModelVersion) -> list[tuple[str, list[tuple[str, str]]]]:
+    """The version's scalar metrics by group, readable, the holdout evaluation first."""
+    order = sorted(version.metrics, key=lambda g: (g != EVALUATION, g))
+    groups = []
+    for group in order:
+        values = version.metrics[group]
+        if not isinstance(values, dict):
+            continue
+        shown = [
+            (k, readable(v))
+            for k, v in sorted(values.items())
+            if isinstance(v, int | float) and not isinstance(v, bool)
+        ]
+        if shown:
+            groups.append((group, shown))
+    return groups
+
+
+def measured_on(version: ModelVersion) -> str:
+    """Where the holdout metrics were measured: "calibration split, 171 rows (0: 55, 1: 116)"."""
+    data = version.lineage.get("evaluated_on")
+    if not isinstance(data, dict):
+        return ""
+    text = f"{data.get('split', '?')} split, {data.get('rows', '?')} rows"
+    counts = data.get("class_counts")
+    if isinstance(counts, dict) and counts:
+        text += " (" + ", ".join(f"{k}: {v}" for k, v in counts.items()) + ")"
+    return text

@@ -917,6 +917,9 @@ def _decode_json_text(value: Any) -> Any:
 
 PREDICTIONS_FILE = "predictions.parquet"
 METRICS_FILE = "metrics.json"
+# beside the predictions: the metrics with the data they were measured on; ModelCalibration
+# and Package carry it into model.tar.gz, where Registration reads it (what a model scored)
+EVALUATION_FILE = "evaluation.json"
 
 
 def run_evaluation(
@@ -954,7 +957,38 @@ def run_evaluation(
     if not plotted:
         written[PLOTS_SKIPPED] = MATPLOTLIB_MISSING
     save_json(written, metrics_dir / METRICS_FILE)
+    save_json(
+        {
+            "metrics": {k: v for k, v in written.items() if _is_number(v) or v is None},
+            "data": evaluated_on(split, job_args, label_field, model, y),
+        },
+        Path(output_paths["eval_output"]) / EVALUATION_FILE,
+    )
     return {k: v for k, v in metrics.items() if isinstance(v, (int, float))}
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def evaluated_on(
+    split: Path, job_args: dict[str, Any], label_field: str, model: LoadedModel, y: np.ndarray
+) -> dict[str, Any]:
+    """The data an evaluation measured: which split, how many rows, and of which classes."""
+    data: dict[str, Any] = {
+        "split": split.name,
+        "job_type": job_args.get("job_type") or "testing",
+        "rows": len(y),
+        "label_field": label_field,
+        "problem_type": model.problem_type,
+    }
+    if model.problem_type != REGRESSION:
+        names = model.classes or ["0", "1"]
+        counts = np.bincount(y.astype(np.int64), minlength=len(names))
+        data["class_counts"] = {
+            (names[k] if k < len(names) else str(k)): int(n) for k, n in enumerate(counts)
+        }
+    return data
 
 
 def run_inference(

@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +27,7 @@ import numpy as np
 import pandas as pd
 from _tabular import (
     CALIBRATION_FILE,
+    EVALUATION_FILE,
     MATPLOTLIB_MISSING,
     MULTICLASS,
     PLOTS_SKIPPED,
@@ -410,6 +412,7 @@ def main(
     gam = gam_options(environ_vars)
 
     df = read_predictions(input_paths["evaluation_data"])
+    carry_evaluation(input_paths["evaluation_data"], output_paths["calibration_output"])
     if is_multiclass(df, score_field):
         return calibrate_multiclass(df, label_field, method, n_bins, output_paths, gam)
     y, raw = labels_and_scores(df, label_field, score_field)
@@ -434,6 +437,15 @@ def main(
     return {
         k: float(metrics[k]) for k in ("ece_before", "ece_after", "brier_before", "brier_after")
     }
+
+
+def carry_evaluation(evaluation_dir: str, calibration_dir: str) -> None:
+    """The evaluation's metrics and the data they were measured on go on beside the
+    calibrator, into the package (Registration records what the model scored)."""
+    source = Path(evaluation_dir) / EVALUATION_FILE
+    if source.is_file():
+        Path(calibration_dir).mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(source, Path(calibration_dir) / EVALUATION_FILE)
 
 
 def _write_outputs(

@@ -44,6 +44,7 @@ def model_entries(model_dir: Path) -> dict[str, Path]:
 
 
 CALIBRATION_METRICS_FILE = "calibration_metrics.json"
+EVALUATION_FILE = "evaluation.json"  # _tabular.EVALUATION_FILE, via ModelCalibration
 
 
 def calibration_entry(calibration_dir: Path) -> dict[str, Path]:
@@ -53,9 +54,10 @@ def calibration_entry(calibration_dir: Path) -> dict[str, Path]:
             f"{calibration_dir} has no {CALIBRATION_FILE}; calibration_model must be the calibration output of ModelCalibration"
         )
     entries = {CALIBRATION_FILE: path}
-    metrics = calibration_dir / CALIBRATION_METRICS_FILE
-    if metrics.is_file():  # carried so Registration can record how calibration did
-        entries[CALIBRATION_METRICS_FILE] = metrics
+    for name in (CALIBRATION_METRICS_FILE, EVALUATION_FILE):
+        path = calibration_dir / name
+        if path.is_file():  # carried so Registration can record how the model scored
+            entries[name] = path
     return entries
 
 

@@ -43,7 +43,12 @@ ENV_VARS = [
 MODEL_ARCHIVE = "model.tar.gz"
 PAYLOAD_ARCHIVE = "payload.tar.gz"
 RECORD_FILE = "registration.json"
-PACKAGED_METRICS = {"training": "training_metrics.json", "calibration": "calibration_metrics.json"}
+EVALUATION = "evaluation"
+PACKAGED_METRICS = {
+    "training": "training_metrics.json",
+    "calibration": "calibration_metrics.json",
+    EVALUATION: "evaluation.json",  # {"metrics": ..., "data": ...} of the holdout evaluation
+}
 MODEL_NAME_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
 ALIASES_FILE = "aliases.json"
 CANDIDATE = "candidate"  # the alias every new version gets; promotion moves others
@@ -311,12 +316,19 @@ def _lineage_tags(lineage: dict[str, Any]) -> dict[str, str]:
     }
 
 
+HEADLINE = {
+    EVALUATION: ("roc_auc", "macro_roc_auc", "accuracy", "macro_f1", "rmse", "r2"),
+    "training": ("val_auc", "val_log_loss"),
+    "calibration": ("brier_after", "ece_after"),
+}
+
+
 def _describe(metrics: dict[str, Any], lineage: dict[str, Any]) -> str:
     headline = [
-        f"{key}={value:.4g}"
-        for group in ("training", "calibration")
-        for key, value in sorted(metrics.get(group, {}).items())
-        if key in ("val_auc", "val_log_loss", "brier_after", "ece_after")
+        f"{'holdout ' if group == EVALUATION else ''}{key}={value:.4g}"
+        for group, keys in HEADLINE.items()
+        for key, value in sorted((metrics.get(group) or {}).items())
+        if key in keys and isinstance(value, (int, float))
     ]
     source = f"{lineage.get('pipeline_name')} {lineage.get('pipeline_version')}"
     return f"From {source}, run {lineage.get('run_id')}" + (
@@ -389,7 +401,8 @@ def _write_json_atomically(obj: Any, path: Path) -> None:
 
 
 def packaged_metrics(archive: Path) -> dict[str, Any]:
-    """The metrics files the package carries, read without extracting the model."""
+    """The metrics files the package carries, read without extracting the model: training,
+    calibration, and the holdout evaluation's metrics (group `evaluation`)."""
     found: dict[str, Any] = {}
     with tarfile.open(archive, "r:gz") as tar:
         members = {_archive_name(m.name): m for m in tar.getmembers() if m.isfile()}
@@ -398,7 +411,21 @@ def packaged_metrics(archive: Path) -> dict[str, Any]:
                 handle = tar.extractfile(members[filename])
                 assert handle is not None
                 found[key] = json.load(handle)
+    evaluation = found.pop(EVALUATION, None)
+    if isinstance(evaluation, dict) and isinstance(evaluation.get("metrics"), dict):
+        found[EVALUATION] = evaluation["metrics"]
     return found
+
+
+def evaluated_on(archive: Path) -> Any:
+    """The data the packaged evaluation was measured on (split, rows, classes), if any."""
+    with tarfile.open(archive, "r:gz") as tar:
+        for member in tar.getmembers():
+            if member.isfile() and _archive_name(member.name) == PACKAGED_METRICS[EVALUATION]:
+                handle = tar.extractfile(member)
+                assert handle is not None
+                return json.load(handle).get("data")
+    return None
 
 
 def _archive_name(name: str) -> str:
@@ -424,6 +451,7 @@ def lineage(environ: dict[str, str], archive: Path) -> dict[str, Any]:
         "run_id": env_str(environ, "CURSUS_RUN_ID"),
         "input_digests": digests,
         "model_sha256": sha256_file(archive),
+        "evaluated_on": evaluated_on(archive),
         # timezone.utc, not datetime.UTC: that alias is Python 3.11+
         "registered_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),  # noqa: UP017
     }
