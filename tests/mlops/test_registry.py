@@ -185,3 +185,20 @@ def test_the_e2e_registration_is_linked_to_its_tracked_run(tracked_e2e: TrackedE
     )
     archive = resolve_packaged_model("xgboost-e2e@candidate", tracked_e2e.workspace)
     assert archive.read_bytes() == tracked_e2e.package.read_bytes()
+
+
+@pytest.mark.parametrize("kind", ["folder", "mlflow"])
+def test_registering_an_identical_model_again_is_the_same_version(
+    kind: str, tmp_path: Path, new_store: Callable[[Path], str]
+) -> None:
+    """Idempotent registration: the same archive (by digest) registered again, by another run,
+    returns the version it already has; another archive is a new version."""
+    uri = str(tmp_path / "registry") if kind == "folder" else new_store(tmp_path / "ws")
+    package = make_package(tmp_path / "a", val_auc=0.8)
+    first = register(package, tmp_path / "out1", uri)
+    again = register(package, tmp_path / "out2", uri, CURSUS_RUN_ID="run-10")
+    assert (first["version"], again["version"]) == (1, 1)
+    assert again["reused"] is True and "reused" not in first
+    other = register(make_package(tmp_path / "b", val_auc=0.9), tmp_path / "out3", uri)
+    assert other["version"] == 2
+    assert [v.version for v in open_registry_view(uri).versions("churn")] == [1, 2]

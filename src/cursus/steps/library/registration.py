@@ -91,34 +91,48 @@ class LocalModelRegistry:
         payload_path: Path | None,
     ) -> dict[str, Any]:
         check_model_name(name)
-        version, version_dir = self._claim_version(self.root / name)
-        shutil.copyfile(model_path, version_dir / MODEL_ARCHIVE)
-        if payload_path is not None:
-            shutil.copyfile(payload_path, version_dir / PAYLOAD_ARCHIVE)
-        record = {
-            "registry": self.uri,
-            "name": name,
-            "version": version,
-            "model_uri": (version_dir / MODEL_ARCHIVE).as_uri(),
-            "payload_uri": (version_dir / PAYLOAD_ARCHIVE).as_uri()
-            if payload_path is not None
-            else None,
-            "metrics": metrics,
-            "lineage": lineage,
-        }
-        _write_json_atomically(record, version_dir / RECORD_FILE)
-        self._set_candidate(self.root / name, version)
+        # one registration of a model at a time: an identical model registered meanwhile (by a
+        # concurrent run) is found, not registered twice
+        with _locked(self.root / name / (ALIASES_FILE + ".lock")):
+            same = self._same_model(name, lineage.get("model_sha256"))
+            if same is not None:  # registering an identical model again changes nothing
+                return {**same, "reused": True}
+            version, version_dir = self._claim_version(self.root / name)
+            shutil.copyfile(model_path, version_dir / MODEL_ARCHIVE)
+            if payload_path is not None:
+                shutil.copyfile(payload_path, version_dir / PAYLOAD_ARCHIVE)
+            record = {
+                "registry": self.uri,
+                "name": name,
+                "version": version,
+                "model_uri": (version_dir / MODEL_ARCHIVE).as_uri(),
+                "payload_uri": (version_dir / PAYLOAD_ARCHIVE).as_uri()
+                if payload_path is not None
+                else None,
+                "metrics": metrics,
+                "lineage": lineage,
+            }
+            _write_json_atomically(record, version_dir / RECORD_FILE)
+            self._set_candidate(self.root / name, version)
         return record
 
     @staticmethod
     def _set_candidate(model_root: Path, version: int) -> None:
-        """aliases.json maps alias -> version; `candidate` moves to the newest version."""
-        with _locked(model_root / (ALIASES_FILE + ".lock")):
-            path = model_root / ALIASES_FILE
-            aliases = json.loads(path.read_text()) if path.is_file() else {}
-            if version >= int(aliases.get(CANDIDATE, 0)):
-                aliases[CANDIDATE] = version
-                _write_json_atomically(aliases, path)
+        """aliases.json maps alias -> version; `candidate` moves to the newest version.
+        Called with the model's lock held."""
+        path = model_root / ALIASES_FILE
+        aliases = json.loads(path.read_text()) if path.is_file() else {}
+        if version >= int(aliases.get(CANDIDATE, 0)):
+            aliases[CANDIDATE] = version
+            _write_json_atomically(aliases, path)
+
+    def _same_model(self, name: str, sha256: Any) -> dict[str, Any] | None:
+        """The record of a complete version of `name` whose archive has digest `sha256`."""
+        for version in reversed(self.versions(name)) if sha256 else []:
+            record = json.loads((self.root / name / str(version) / RECORD_FILE).read_text())
+            if (record.get("lineage") or {}).get("model_sha256") == sha256:
+                return record
+        return None
 
     def versions(self, name: str) -> list[int]:
         """Complete versions of `name`, oldest first."""
@@ -172,6 +186,48 @@ class MLflowModelRegistry:
     ) -> dict[str, Any]:
         check_model_name(name)
         client = self._client()
+        # one registration of a model at a time (a SQLite store; a server's clients race):
+        # an identical model registered meanwhile is found, not registered twice
+        with _locked(_sqlite_path(self.uri, f".{name}.lock")):
+            same = self._same_model(client, name, lineage.get("model_sha256"))
+            if same is not None:
+                return same
+            return self._register(client, name, model_path, metrics, lineage, payload_path)
+
+    def _same_model(self, client: Any, name: str, sha256: Any) -> dict[str, Any] | None:
+        """The record of a version of `name` whose archive has digest `sha256`, if any."""
+        if not sha256:
+            return None
+        from mlflow.exceptions import MlflowException
+
+        try:
+            versions = client.search_model_versions(f"name = '{name}'")
+        except MlflowException:
+            return None
+        for mv in sorted(versions, key=lambda v: -int(v.version)):
+            if (mv.tags or {}).get("lineage.model_sha256") == sha256:
+                location = str(mv.source).rstrip("/")
+                return {
+                    "registry": self.uri,
+                    "name": name,
+                    "version": int(mv.version),
+                    "aliases": list(getattr(mv, "aliases", []) or []),
+                    "model_uri": f"models:/{name}/{mv.version}",
+                    "archive_uri": f"{location}/{MODEL_ARCHIVE}",
+                    "mlflow_run_id": mv.run_id,
+                    "reused": True,
+                }
+        return None
+
+    def _register(
+        self,
+        client: Any,
+        name: str,
+        model_path: Path,
+        metrics: dict[str, Any],
+        lineage: dict[str, Any],
+        payload_path: Path | None,
+    ) -> dict[str, Any]:
         experiment = self.experiment or lineage.get("pipeline_name") or "cursus-models"
         experiment_id = self._experiment(client, experiment)
         source_run = self.source_run_id or self._pipeline_run(
