@@ -102,14 +102,15 @@ def get_target(name: str) -> Target:
     return target
 
 
+MACHINE_TARGETS = ("plan", "local")  # targets that never refuse a Plan's local_only values
+
+
 def build(plan: Plan, target: str, allow_sample_data: bool = False, **options: Any) -> Any:
     """Take `plan` to `target` (options as that target takes them).
 
     SageMaker and Airflow refuse a Plan that holds values only this machine can run (the bundled
     sample, the default label, local paths: `Plan.local_only`), every one named at once;
     `allow_sample_data` lets a demo take the bundled sample and its label there."""
-    from cursus.core.portability import refusals, region_refusals
-
     chosen = get_target(target)
     try:
         inspect.signature(chosen.build).bind(plan, **options)
@@ -118,8 +119,12 @@ def build(plan: Plan, target: str, allow_sample_data: bool = False, **options: A
         raise ConfigError(
             f"target '{target}': {exc}; it takes {', '.join(takes) or 'no options'}"
         ) from None
-    problems = refusals(plan.local_only, target, allow_sample_data)
-    problems += region_refusals(plan.pipeline.get("region"), target)
+    problems: list[ConfigError] = []
+    if target not in MACHINE_TARGETS:  # this machine runs what only it can (and pays no import)
+        from cursus.core.portability import refusals, region_refusals
+
+        problems = refusals(plan.local_only, target, allow_sample_data)
+        problems += region_refusals(plan.pipeline.get("region"), target)
     if problems:
         raise problems[0] if len(problems) == 1 else ValidationFailed(problems)
     return chosen.build(plan, **options)

@@ -439,15 +439,17 @@ def run(
     """Run a pipeline on this machine, tracked in MLflow."""
     from rich.console import Console
 
+    from cursus.api.loading import load_dag
     from cursus.cli.progress import LiveProgress, print_summary
-    from cursus.core.planner import compile_plan
     from cursus.targets import run_plan
 
-    graph, _ = _load(dag_ref)
+    graph = load_dag(dag_ref)
     if exec_doc:
         plan = _plan_with_execution_document(graph, config, exec_doc)
-    else:
-        plan = compile_plan(graph, config)
+    else:  # an unchanged DAG, config and step library: the plan compiled last time
+        from cursus.core.plan_cache import compiled_plan
+
+        plan = compiled_plan(graph, config, workspace)
     console = Console(stderr=as_json, soft_wrap=True)
     hooks = [] if quiet or as_json or not console.is_terminal else [LiveProgress(console)]
     result = run_plan(
