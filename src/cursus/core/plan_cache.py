@@ -118,7 +118,7 @@ def _data_files(config_bytes: bytes) -> list[Any]:
     """(path, size, mtime_ns) of each local file or folder a `data_source` names."""
     try:
         data = json.loads(config_bytes)
-    except ValueError:
+    except (ValueError, RecursionError):  # compiling says what is wrong with the file
         return []
     found, stack = [], [data]
     while stack:
