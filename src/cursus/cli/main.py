@@ -437,10 +437,7 @@ def run(
     exec_doc: str | None,
 ) -> None:
     """Run a pipeline on this machine, tracked in MLflow."""
-    from rich.console import Console
-
     from cursus.api.loading import load_dag
-    from cursus.cli.progress import LiveProgress, print_summary
     from cursus.targets import run_plan
 
     graph = load_dag(dag_ref)
@@ -450,8 +447,16 @@ def run(
         from cursus.core.plan_cache import compiled_plan
 
         plan = compiled_plan(graph, config, workspace)
-    console = Console(stderr=as_json, soft_wrap=True)
-    hooks = [] if quiet or as_json or not console.is_terminal else [LiveProgress(console)]
+    console: Any = None
+    hooks = []
+    if not quiet:  # rich draws the progress and the summary (--quiet prints errors only)
+        from rich.console import Console
+
+        from cursus.cli.progress import LiveProgress
+
+        console = Console(stderr=as_json, soft_wrap=True)
+        if not as_json and console.is_terminal:
+            hooks.append(LiveProgress(console))
     result = run_plan(
         plan,
         workspace=workspace,
@@ -466,6 +471,8 @@ def run(
     if as_json:
         click.echo(json.dumps(result.to_dict(), indent=2, sort_keys=True))
     elif not quiet:
+        from cursus.cli.progress import print_summary
+
         print_summary(console, result, plan)
     else:
         for name, step in result.steps.items():

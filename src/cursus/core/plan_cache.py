@@ -32,6 +32,7 @@ BUNDLED_LIBRARY = Path(__file__).resolve().parents[1] / "steps" / "library"
 ENTRY_POINT_GROUP = "cursus.steps"
 FOLDER = "plans"
 KEPT = 50  # plans kept per workspace: the oldest go first
+ENTRY_POINTS_MEMO = "entry-points.memo"
 
 
 def compiled_plan(dag: PipelineDAG, config: str | Path, workspace: str | Path | None) -> Plan:
@@ -39,8 +40,8 @@ def compiled_plan(dag: PipelineDAG, config: str | Path, workspace: str | Path | 
     else compiled now (and kept)."""
     from cursus.workspace import resolve_workspace
 
-    key = plan_key(dag, config)
     folder = resolve_workspace(workspace) / FOLDER
+    key = plan_key(dag, config, folder)
     if key is not None:
         found = _load(folder / f"{key}.json")
         if found is not None:
@@ -53,9 +54,10 @@ def compiled_plan(dag: PipelineDAG, config: str | Path, workspace: str | Path | 
     return plan
 
 
-def plan_key(dag: PipelineDAG, config: str | Path) -> str | None:
-    """The key of what compiling `dag` with `config` reads; None when it cannot be known."""
-    if _has_entry_points():
+def plan_key(dag: PipelineDAG, config: str | Path, folder: Path | None = None) -> str | None:
+    """The key of what compiling `dag` with `config` reads; None when it cannot be known.
+    `folder` (the workspace's plans) keeps what the installed distributions were found to be."""
+    if _has_entry_points(folder):
         return None
     try:
         config_bytes = Path(config).read_bytes()
@@ -75,10 +77,35 @@ def plan_key(dag: PipelineDAG, config: str | Path) -> str | None:
     return hashlib.sha256(json.dumps(material, sort_keys=True).encode()).hexdigest()
 
 
-def _has_entry_points() -> bool:
+def _has_entry_points(folder: Path | None) -> bool:
+    """Whether an installed distribution brings step units. Scanning every distribution's
+    metadata costs ~35 ms, so the answer is kept per state of the site folders (installing or
+    removing a distribution changes its folder's mtime)."""
+    import sys
+
+    sites = sorted({p for p in sys.path if p.endswith("-packages") and os.path.isdir(p)})
+    stamp = hashlib.sha256(
+        json.dumps([[p, os.stat(p).st_mtime_ns] for p in sites]).encode()
+    ).hexdigest()
+    memo = folder / ENTRY_POINTS_MEMO if folder is not None else None
+    try:
+        known = json.loads(memo.read_text()) if memo is not None else {}
+        if known.get("stamp") == stamp:
+            return bool(known["found"])
+    except (OSError, ValueError, KeyError, AttributeError):
+        pass
     import importlib.metadata
 
-    return bool(importlib.metadata.entry_points(group=ENTRY_POINT_GROUP))
+    found = bool(importlib.metadata.entry_points(group=ENTRY_POINT_GROUP))
+    if memo is not None:
+        try:
+            memo.parent.mkdir(parents=True, exist_ok=True)
+            partial = memo.with_name(f"{memo.name}.{os.getpid()}")
+            partial.write_text(json.dumps({"stamp": stamp, "found": found}))
+            os.replace(partial, memo)
+        except OSError:
+            pass
+    return found
 
 
 def _unit_folders() -> list[Path]:

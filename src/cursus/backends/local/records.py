@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 import sqlite3
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -77,6 +78,7 @@ def _damaged(path: Path, reason: str) -> RecordsDamaged:
 class RunRecords:
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
+        self._local = threading.local()
         self.path.parent.mkdir(parents=True, exist_ok=True)
         db = sqlite3.connect(self.path, timeout=60)
         try:
@@ -96,9 +98,14 @@ class RunRecords:
 
     @contextmanager
     def _connect(self) -> Iterator[sqlite3.Connection]:
-        db = sqlite3.connect(self.path, timeout=60, isolation_level=None)
-        db.row_factory = sqlite3.Row
-        db.execute("PRAGMA busy_timeout=60000")
+        """One transaction, on this thread's connection (opened once per thread: opening one
+        costs about as much as the small transactions the runner writes)."""
+        db = getattr(self._local, "db", None)
+        if db is None:
+            db = sqlite3.connect(self.path, timeout=60, isolation_level=None)
+            db.row_factory = sqlite3.Row
+            db.execute("PRAGMA busy_timeout=60000")
+            self._local.db = db
         try:
             db.execute("BEGIN IMMEDIATE")
             yield db
@@ -106,9 +113,9 @@ class RunRecords:
         except BaseException:
             if db.in_transaction:
                 db.execute("ROLLBACK")
-            raise
-        finally:
+            self._local.db = None  # a connection that failed is not reused
             db.close()
+            raise
 
     # ------------------------------------------------------------------ runs
 

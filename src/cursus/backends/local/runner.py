@@ -216,12 +216,13 @@ class LocalRunner:
     ) -> StepResult:
         self._call("before_step_run", run_id, step)
         started = time.time()
-        self.records.update_step(run_id, step.name, status="running", started=started)
         try:
             input_paths, input_digests = self._inputs(step, results)
             key = self._cache_key(step, input_digests)
             cached = self.use_cache and step.settings.cache
             result = self._from_cache(step, key) if cached else None
+            if result is None:  # it will run (or wait for a run of it): say so first
+                self.records.update_step(run_id, step.name, status="running", started=started)
             if result is None and cached:
                 # another run of the same step and inputs may be in flight: wait for it, and
                 # take its result from the cache rather than computing it twice
@@ -244,6 +245,7 @@ class LocalRunner:
             cache_key=result.cache_key,
             cache_hit=result.status == "cached",
             attempts=result.attempts,
+            started=started,
             ended=time.time(),
             outputs=result.digests,
             metrics=result.metrics,
