@@ -17,6 +17,7 @@ hooks, MLflow tracking and DVC lineage, unless the caller turns them off.
 from __future__ import annotations
 
 import inspect
+import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -198,6 +199,7 @@ def run_plan(
         *hooks,
         *standard_hooks(workspace, tracking, tracking_uri, lineage, background_tracking),
     ]
+    _prepare_stores(plan, workspace, tracking, tracking_uri, registry_uri)
     runner = build(
         plan,
         "local",
@@ -208,6 +210,33 @@ def run_plan(
         registry_uri=registry_uri,
     )
     return runner.run()  # type: ignore[no-any-return]
+
+
+def _prepare_stores(
+    plan: Plan,
+    workspace: str | Path | None,
+    tracking: bool,
+    tracking_uri: str | None,
+    registry_uri: str | None,
+) -> None:
+    """A workspace's first run that tracks or registers gets its MLflow store as a copy of an
+    empty one, not ~2 s of table creation on the way (cursus.mlops.tracking.prepare_store)."""
+    from cursus.workspace import default_registry_uri, default_tracking_uri, resolve_workspace
+
+    root = resolve_workspace(workspace)
+    uris = set()
+    if any(step.job_kind == "register" for step in plan.steps):
+        uris.add(registry_uri or default_registry_uri(root))
+    if tracking:
+        uris.add(
+            tracking_uri or os.environ.get("MLFLOW_TRACKING_URI") or default_tracking_uri(root)
+        )
+    new = [u for u in uris if u.startswith("sqlite:///") and not Path(u[10:]).exists()]
+    if new:
+        from cursus.mlops.tracking import prepare_store
+
+        for uri in new:
+            prepare_store(uri)
 
 
 def run_plan_step(

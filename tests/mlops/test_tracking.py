@@ -309,3 +309,37 @@ def test_a_run_made_of_one_task_per_step_is_one_tracked_run(
     assert [row["node"] for row in data_inputs(workspace, "airflow-run-1")] == [
         "DataLoading_training"
     ]
+
+
+def test_a_new_store_is_a_copy_of_an_empty_one_made_once_per_machine(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Creating MLflow's tables costs ~2 s of migrations on a workspace's first run; once an empty
+    store of the installed MLflow exists (built in the background the first time), a new store
+    is a copy of it, which MLflow opens as its own."""
+    import importlib.metadata
+    import sqlite3
+    import time
+
+    from cursus.mlops.tracking import mlflow_client, prepare_store, store_template
+
+    monkeypatch.setenv("CURSUS_STORE_CACHE", str(tmp_path / "cache"))
+    template = store_template(importlib.metadata.version("mlflow"))
+    first = f"sqlite:///{tmp_path / 'a' / 'mlflow.db'}"
+    assert prepare_store(first) == "template building"
+    deadline = time.monotonic() + 120
+    while not template.is_file():
+        assert time.monotonic() < deadline, "the empty store was not built"
+        time.sleep(0.2)
+    second = f"sqlite:///{tmp_path / 'b' / 'mlflow.db'}"
+    (tmp_path / "b").mkdir()
+    assert prepare_store(second) == "copied"
+    assert prepare_store(second) == "exists"
+    with sqlite3.connect(tmp_path / "b" / "mlflow.db") as db:
+        tables = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+    assert {"experiments", "runs", "registered_models", "alembic_version"} <= tables
+    client = mlflow_client(second)
+    run = client.create_run(client.create_experiment("copied"))
+    client.log_metric(run.info.run_id, "auc", 0.9)
+    assert client.get_run(run.info.run_id).data.metrics == {"auc": 0.9}
+    assert prepare_store("http://127.0.0.1:5000") == "not sqlite"
