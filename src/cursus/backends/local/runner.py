@@ -60,10 +60,20 @@ class StepResult:
     log_path: str | None = None
     cache_key: str | None = None
     hardware: dict[str, float] = field(default_factory=dict)  # measured in the step process
+    # ms the runner spent on the step besides the step process's own imports and work:
+    # cache_lookup (inputs, key, cache), dispatch (fork to the step running, and back),
+    # commit (outputs into the store), record (run records and cache row)
+    overhead: dict[str, float] = field(default_factory=dict)
 
     @property
     def ok(self) -> bool:
         return self.status in ("succeeded", "cached")
+
+    @property
+    def scheduler_ms(self) -> float:
+        """The runner's own share: dispatch, cache lookup and recording (not the output commit,
+        which grows with the outputs)."""
+        return sum(v for k, v in self.overhead.items() if k != "commit")
 
 
 @dataclass
@@ -216,13 +226,18 @@ class LocalRunner:
     ) -> StepResult:
         self._call("before_step_run", run_id, step)
         started = time.time()
+        overhead: dict[str, float] = {}
         try:
+            clock = time.perf_counter()
             input_paths, input_digests = self._inputs(step, results)
             key = self._cache_key(step, input_digests)
             cached = self.use_cache and step.settings.cache
             result = self._from_cache(step, key) if cached else None
+            overhead["cache_lookup"] = _ms_since(clock)
             if result is None:  # it will run (or wait for a run of it): say so first
+                clock = time.perf_counter()
                 self.records.update_step(run_id, step.name, status="running", started=started)
+                overhead["record"] = _ms_since(clock)
             if result is None and cached:
                 # another run of the same step and inputs may be in flight: wait for it, and
                 # take its result from the cache rather than computing it twice
@@ -238,6 +253,7 @@ class LocalRunner:
             Exception
         ) as exc:  # a broken input or store is this step's failure, not the run's crash
             result = StepResult(step.name, "failed", error=f"{type(exc).__name__}: {exc}")
+        clock = time.perf_counter()
         self.records.update_step(
             run_id,
             step.name,
@@ -253,6 +269,9 @@ class LocalRunner:
             log_path=result.log_path,
             hardware=result.hardware,
         )
+        for part, ms in overhead.items():
+            result.overhead[part] = result.overhead.get(part, 0.0) + ms
+        result.overhead["record"] = result.overhead.get("record", 0.0) + _ms_since(clock)
         self._call("after_step_run" if result.ok else "on_step_error", run_id, step, result)
         return result
 
@@ -411,6 +430,9 @@ class LocalRunner:
         exitcode = self._spawn(request, timeout=float(step.settings.max_runtime_seconds))
         seconds = time.perf_counter() - started
         outcome = _read_json(work / "result.json")
+        # the step process says when it began and ended its own part (imports and main)
+        own = outcome.get("own_seconds")
+        dispatch = 1000 * (seconds - own) if isinstance(own, (int, float)) else None
         if exitcode != 0 or not outcome.get("ok"):
             reason = outcome.get("error") or _exit_reason(exitcode)
             tail = _tail(log_path)
@@ -422,10 +444,16 @@ class LocalRunner:
                 log_path=str(log_path),
                 hardware=outcome.get("hardware", {}),
             )
+        clock = time.perf_counter()
         digests = {name: self.store.commit(Path(path)) for name, path in output_paths.items()}
+        overhead = {"commit": _ms_since(clock)}
+        if dispatch is not None:
+            overhead["dispatch"] = max(0.0, dispatch)
         metrics = outcome.get("metrics", {})
+        clock = time.perf_counter()
         if step.settings.cache:
             self.records.cache_put(key, step.step_type, digests, metrics)
+        overhead["record"] = _ms_since(clock)
         return StepResult(
             step.name,
             "succeeded",
@@ -436,6 +464,7 @@ class LocalRunner:
             log_path=str(log_path),
             cache_key=key,
             hardware=outcome.get("hardware", {}),
+            overhead=overhead,
         )
 
     def _runtime_env(
@@ -598,6 +627,10 @@ def _local_files_named_by(env: dict[str, str]) -> dict[str, str]:
             _file_digests[memo] = digest
         found[name] = _file_digests[memo]
     return found
+
+
+def _ms_since(clock: float) -> float:
+    return 1000 * (time.perf_counter() - clock)
 
 
 def _inside(base: Path, name: str) -> Path:
