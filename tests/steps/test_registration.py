@@ -35,9 +35,11 @@ def test_constants_match_spec() -> None:
     assert_matches_spec(step, "registration")
 
 
-def test_versions_increase_and_record_metrics_and_lineage(
+def test_an_archive_is_registered_once_with_its_metrics_and_lineage(
     tmp_path: Path, package_dir: Path, trained_xgboost: TrainedModel
 ) -> None:
+    """Registering the same archive again (another run of an unchanged pipeline) returns the
+    version it has; tests/mlops/test_registry.py checks a new archive is a new version."""
     env = {
         "PIPELINE_NAME": "xgb-e2e",
         "PIPELINE_VERSION": "1.2.0",
@@ -48,14 +50,16 @@ def test_versions_increase_and_record_metrics_and_lineage(
         run(package_dir, tmp_path / f"out{i}", str(tmp_path / "registry"), **env) for i in range(3)
     ]
 
-    assert [r["model_version"] for r in results] == [1, 2, 3]
-    version_dir = tmp_path / "registry" / "churn" / "3"
+    assert [r["model_version"] for r in results] == [1, 1, 1]
+    version_dir = tmp_path / "registry" / "churn" / "1"
     assert sorted(p.name for p in version_dir.iterdir()) == ["model.tar.gz", "registration.json"]
     archive = (package_dir / "model.tar.gz").read_bytes()
     assert (version_dir / "model.tar.gz").read_bytes() == archive
     record = json.loads((version_dir / "registration.json").read_text())
-    assert record == json.loads((tmp_path / "out2" / "registration.json").read_text())
-    assert (record["name"], record["version"]) == ("churn", 3)
+    assert record == json.loads((tmp_path / "out0" / "registration.json").read_text())
+    again = json.loads((tmp_path / "out2" / "registration.json").read_text())
+    assert again == {**record, "reused": True}
+    assert (record["name"], record["version"]) == ("churn", 1)
     assert record["registry"] == (tmp_path / "registry").resolve().as_uri()
     training_metrics = json.loads((trained_xgboost.model_dir / "training_metrics.json").read_text())
     assert record["metrics"] == {"training": training_metrics}
@@ -68,7 +72,7 @@ def test_versions_increase_and_record_metrics_and_lineage(
     )
     assert lineage["input_digests"] == {"packaged_model": "sha256:abc"}
     assert lineage["registered_at"].endswith("+00:00")
-    assert step.LocalModelRegistry(tmp_path / "registry").versions("churn") == [1, 2, 3]
+    assert step.LocalModelRegistry(tmp_path / "registry").versions("churn") == [1]
 
 
 def test_file_uri_and_payload(tmp_path: Path, package_dir: Path) -> None:

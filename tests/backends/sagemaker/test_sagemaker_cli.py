@@ -14,6 +14,7 @@ import pytest
 from click.testing import CliRunner
 
 from cursus.cli.main import cli
+from cursus.plan import PLAN_FORMAT
 
 CURSUS = Path(sys.executable).with_name("cursus")
 
@@ -76,7 +77,7 @@ def test_plan_target_is_unchanged(configs: dict[str, Path]) -> None:
         cli, ["compile", "xgboost_simple", "-c", str(configs["xgboost_simple"])]
     )
     assert result.exit_code == 0
-    assert json.loads(result.stdout)["format"] == 2
+    assert json.loads(result.stdout)["format"] == PLAN_FORMAT
 
 
 @pytest.mark.parametrize("command", [["sagemaker", "--help"], ["sagemaker", "deploy", "--help"]])
