@@ -202,3 +202,14 @@ def test_registering_an_identical_model_again_is_the_same_version(
     other = register(make_package(tmp_path / "b", val_auc=0.9), tmp_path / "out3", uri)
     assert other["version"] == 2
     assert [v.version for v in open_registry_view(uri).versions("churn")] == [1, 2]
+
+
+def test_the_registration_step_ran_in_a_process_started_early(tracked_e2e: TrackedE2E) -> None:
+    """Its MLflow import (~1.7 s) overlapped the steps before it; no such process outlives the
+    run, and the cached re-run (which computes nothing) started none."""
+    import psutil
+
+    log = Path(tracked_e2e.first.steps["Registration"].log_path or "").read_text()
+    assert "Registration: in a process started early (MLflow imported" in log
+    assert tracked_e2e.cached.steps["Registration"].status == "cached"
+    assert not [p for p in psutil.Process().children(recursive=True) if "warm" in p.name()]

@@ -395,6 +395,19 @@ def _pipeline_name_from(dag_ref: str) -> str:
 # ---------------------------------------------------------------- run
 
 
+def _fork_server_for(graph: Any) -> Any:
+    """What starts the step processes' fork server while a plan compiles (a first run): its
+    library imports overlap the compiling. PyTorch's preload is chosen by the DAG's node names
+    here (the plan's frameworks are not known yet); a miss costs that step its torch import."""
+
+    def start() -> None:
+        from cursus.backends.local.runner import start_fork_server
+
+        start_fork_server(["pytorch"] if any("pytorch" in n.lower() for n in graph.nodes) else [])
+
+    return start
+
+
 @cli.command()
 @click.argument("dag_ref", metavar="DAG")
 @CONFIG_OPTION
@@ -446,7 +459,7 @@ def run(
     else:  # an unchanged DAG, config and step library: the plan compiled last time
         from cursus.core.plan_cache import compiled_plan
 
-        plan = compiled_plan(graph, config, workspace)
+        plan = compiled_plan(graph, config, workspace, before_compiling=_fork_server_for(graph))
     console: Any = None
     hooks = []
     if not quiet:  # rich draws the progress and the summary (--quiet prints errors only)

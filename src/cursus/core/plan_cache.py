@@ -21,6 +21,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -35,9 +36,14 @@ KEPT = 50  # plans kept per workspace: the oldest go first
 ENTRY_POINTS_MEMO = "entry-points.memo"
 
 
-def compiled_plan(dag: PipelineDAG, config: str | Path, workspace: str | Path | None) -> Plan:
+def compiled_plan(
+    dag: PipelineDAG,
+    config: str | Path,
+    workspace: str | Path | None,
+    before_compiling: Callable[[], object] | None = None,
+) -> Plan:
     """The Plan of `dag` and `config`: the one compiled before when nothing it reads changed,
-    else compiled now (and kept)."""
+    else compiled now (and kept), `before_compiling` called first."""
     from cursus.workspace import resolve_workspace
 
     folder = resolve_workspace(workspace) / FOLDER
@@ -46,6 +52,8 @@ def compiled_plan(dag: PipelineDAG, config: str | Path, workspace: str | Path | 
         found = _load(folder / f"{key}.json")
         if found is not None:
             return found
+    if before_compiling is not None:
+        before_compiling()
     from cursus.core.planner import compile_plan
 
     plan = compile_plan(dag, config)

@@ -670,13 +670,22 @@ class _ProcessWriter:
         return True
 
 
+def _yield_cpu() -> None:
+    """Importing MLflow takes CPU seconds: the pipeline run comes first. This process leads a
+    session of its own, and where the kernel groups sessions (Linux's autogroup) a nice value
+    ranks a process only within its group: the group's own nice is what yields to the run."""
+    with contextlib.suppress(OSError, AttributeError):
+        os.nice(10)
+    with contextlib.suppress(OSError):
+        Path("/proc/self/autogroup").write_text("10\n")
+
+
 def _serve(uri: str, lines: IO[str]) -> int:
     """The writer process: apply each event read from `lines` until end of input.
 
     A thread reads the input from the start, so the runner never blocks on a full pipe while
     MLflow is still being imported here."""
-    with contextlib.suppress(OSError, AttributeError):
-        os.nice(10)  # importing MLflow takes CPU seconds: the pipeline run comes first
+    _yield_cpu()
     received: queue.Queue[str | None] = queue.Queue()
 
     def read() -> None:

@@ -161,7 +161,7 @@ def test_a_missing_file_in_an_artifact_is_recomputed(seed_run, tmp_path):
     (folder / "schema.json").unlink()
 
     result = LocalRunner(seed_run.plan, workspace=ws, registry_uri=seed_run.registry).run()
-    assert result.ok
+    assert result.ok, {name: step.error for name, step in result.steps.items() if step.error}
     assert statuses(result)["DataLoading_calibration"] == "succeeded"
     assert (folder / "schema.json").is_file()
     assert_store_verifies(ws)

@@ -7,6 +7,7 @@ step does not pay their import time. Everything a step prints goes to its log fi
 from __future__ import annotations
 
 import contextlib
+import importlib
 import importlib.util
 import json
 import math
@@ -58,16 +59,51 @@ class StepProcess(mp_context.ForkServerProcess):
     """
 
     def start(self) -> None:
-        main = sys.modules["__main__"]
-        with _START_LOCK:
-            saved = {k: main.__dict__[k] for k in ("__spec__", "__file__") if k in main.__dict__}
-            main.__dict__["__spec__"] = None
-            main.__dict__.pop("__file__", None)
-            try:
-                super().start()
-            finally:
-                main.__dict__.pop("__spec__", None)
-                main.__dict__.update(saved)
+        start_without_main(super().start)
+
+
+def start_without_main(start: Any) -> None:
+    """Call `start` with `__main__` showing multiprocessing neither a spec nor a file (the fork
+    server, started by the first step process, would import the parent's main script too)."""
+    main = sys.modules["__main__"]
+    with _START_LOCK:
+        saved = {k: main.__dict__[k] for k in ("__spec__", "__file__") if k in main.__dict__}
+        main.__dict__["__spec__"] = None
+        main.__dict__.pop("__file__", None)
+        try:
+            start()
+        finally:
+            main.__dict__.pop("__spec__", None)
+            main.__dict__.update(saved)
+
+
+class WarmStepProcess(mp_context.SpawnProcess):
+    """A step process started before its step is due (`warm_worker`), with StepProcess's
+    start: a fresh interpreter that does not re-run the parent's `__main__` either."""
+
+    def start(self) -> None:
+        start_without_main(super().start)
+
+
+# a Registration step into MLflow imports it (~1.7 s): a warm process does that while the
+# pipeline's other steps run
+WARM_PRELOAD = ["numpy", "pandas", "mlflow", "mlflow.store.tracking.sqlalchemy_store"]
+WARM_NOTE = "MLflow imported while the steps before it ran"
+
+
+def warm_worker(conn: Any, modules: list[str]) -> None:
+    """Import `modules`, then run the one step request the runner sends. The runner closing its
+    end (it finished, or died) ends the process instead."""
+    os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
+    for name in modules:
+        with contextlib.suppress(Exception):  # a missing library is the step's to report
+            importlib.import_module(name)
+    try:
+        request = conn.recv()
+    except (EOFError, OSError):
+        os._exit(0)
+    conn.close()
+    run_step(request)
 
 
 def run_step(request: dict[str, Any]) -> None:
@@ -120,6 +156,8 @@ def call_main(request: dict[str, Any]) -> Any:
     module = importlib.util.module_from_spec(spec)
     sys.modules[spec.name] = module  # dataclasses and pickling look the module up by name
     spec.loader.exec_module(module)
+    if request.get("warm"):
+        print(f"[cursus] {request['step']}: in a process started early ({WARM_NOTE})", flush=True)
     print(f"[cursus] {request['step']}: {script.name}.main", flush=True)
     return module.main(
         request["input_paths"],
