@@ -513,6 +513,7 @@ class LocalRunner:
         process, orphaned, runs on: the step is then awaited by its pid and judged by the result
         it wrote; a step that was lost with the server, leaving no result, is started once more
         (on a new server; that is no fault of the step's, so it uses none of its retries).
+        A step whose process was started early (`_prewarm`) runs there instead.
         """
         deadline = time.monotonic() + timeout
         warm = self._take_warm(request["step"])
@@ -520,12 +521,7 @@ class LocalRunner:
             proc, conn = warm
             conn.send({**request, "warm": True})
             conn.close()
-            proc.join(max(0.0, deadline - time.monotonic()))
-            if proc.is_alive():
-                proc.kill()
-                proc.join()
-                return self._killed_at(request, timeout)
-            return proc.exitcode
+            return self._exit_by(proc, request, timeout, deadline)
         for launch_number in (1, 2):
             _context(self._frameworks())
             proc = launch.StepProcess(
@@ -534,13 +530,9 @@ class LocalRunner:
             if launch_number == 2:
                 _await_lost_fork_server()
             proc.start()
-            proc.join(max(0.0, deadline - time.monotonic()))
-            if proc.is_alive():
-                proc.kill()
-                proc.join()
-                return self._killed_at(request, timeout)
-            if proc.exitcode != FORK_SERVER_LOST:
-                return proc.exitcode
+            code = self._exit_by(proc, request, timeout, deadline)
+            if code != FORK_SERVER_LOST:
+                return code
             _log_line(request, f"the fork server was lost while the step ran (pid {proc.pid})")
             if not _await_orphan(proc.pid, deadline):
                 return self._killed_at(request, timeout)
@@ -566,8 +558,6 @@ class LocalRunner:
             if not self._may_prewarm:
                 return
             self._may_prewarm = False
-            import multiprocessing
-
             ctx = multiprocessing.get_context("spawn")
             for step in self.plan.steps:
                 if step.job_kind != "register":
@@ -608,6 +598,17 @@ class LocalRunner:
             if proc.is_alive():
                 proc.kill()
                 proc.join()
+
+    def _exit_by(
+        self, proc: Any, request: dict[str, Any], timeout: float, deadline: float
+    ) -> int | None:
+        """Wait for the step process until `deadline`, killing it there: its exit code, or -9."""
+        proc.join(max(0.0, deadline - time.monotonic()))
+        if proc.is_alive():
+            proc.kill()
+            proc.join()
+            return self._killed_at(request, timeout)
+        return proc.exitcode
 
     @staticmethod
     def _killed_at(request: dict[str, Any], timeout: float) -> int:
