@@ -25,7 +25,7 @@ $(VENV)/.ml: pyproject.toml $(VENV)/.uv
 	touch $@
 
 $(VENV)/.dev: pyproject.toml $(VENV)/.ml
-	$(INSTALL) -e '.[ml,mlops,torch,sagemaker,airflow,dev]'
+	$(INSTALL) -e '.[ml,mlops,torch,sagemaker,airflow,serving,dev]'
 	$(COMPILE)
 	touch $@
 

@@ -167,7 +167,7 @@ def measure(clients: dict[str, httpx.Client], row: str, n: int, warmup: int) -> 
 
 def breakdown(model_dir: Path, row: str, n: int = 1000) -> dict[str, dict[str, float]]:
     """Where a request's time goes, measured in this process on the same row (no HTTP)."""
-    from cursus.mlops.serving import ModelServer
+    from cursus.mlops.invoke import ModelServer
 
     server = ModelServer(model_dir)
     handler, body = server.handler, row.encode()

@@ -8,6 +8,8 @@ import tarfile
 from dataclasses import dataclass
 from pathlib import Path
 
+import pandas as pd
+
 from cursus.backends.local import RunResult
 from cursus.plan import Plan
 
@@ -52,3 +54,45 @@ class TrackedE2E:
     @property
     def package(self) -> Path:
         return Path(self.first.steps["Package"].outputs["packaged_model"]) / "model.tar.gz"
+
+
+@dataclass(frozen=True)
+class Packaged:
+    archive: Path  # model.tar.gz
+    payload: Path  # the Payload step's folder
+    workspace: Path  # holds the folder registry the Registration step wrote
+    features: list[str]
+    holdout: pd.DataFrame  # raw rows the model can score
+
+
+def build_packaged(root: Path, pipeline_name: str) -> Packaged:
+    """Run the bundled xgboost_e2e pipeline in `root`: train, calibrate, package, payload and
+    register (in the workspace's folder registry) a real model."""
+    from cursus.api.loading import load_dag
+    from cursus.backends.local import LocalRunner
+    from cursus.core.compiler import PipelineDAGCompiler
+    from cursus.core.config_file import default_configs, save_configs
+
+    dag = load_dag("xgboost_e2e")
+    config = save_configs(default_configs(dag, pipeline_name=pipeline_name), root / "config.json")
+    plan = PipelineDAGCompiler(config).compile_to_plan(dag)
+    workspace = root / "ws"
+    result = LocalRunner(
+        plan, workspace=workspace, workers=2, registry_uri=str(workspace / "registry")
+    ).run()
+    assert result.ok, {n: s.error for n, s in result.steps.items() if not s.ok}
+    archive = Path(result.steps["Package"].outputs["packaged_model"]) / "model.tar.gz"
+    with tarfile.open(archive) as tar:
+        member = tar.extractfile("preprocessing.json")
+        assert member is not None
+        prep = json.load(member)
+    holdout = pd.read_parquet(
+        Path(result.steps["DataLoading_calibration"].outputs["data"]) / "data.parquet"
+    )
+    return Packaged(
+        archive,
+        Path(result.steps["Payload"].outputs["payload_sample"]),
+        workspace,
+        prep["features"],
+        holdout[prep["features"]].head(25),
+    )

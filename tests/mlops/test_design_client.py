@@ -18,9 +18,10 @@ from cursus.mlops.client import (
     parse_pmset_therm,
     parse_powermetrics,
 )
+from cursus.mlops.invoke import ModelServer
 from cursus.mlops.project import MLOpsError, Project
 from cursus.mlops.registry import resolve_packaged_model
-from cursus.mlops.serving import ModelServer, stop_all, unpacked, versioned_ref
+from cursus.mlops.serving import stop_all, unpacked, versioned_ref
 
 PROJECT = "lora-finetuning-mlx"
 

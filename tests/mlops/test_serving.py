@@ -10,9 +10,7 @@ import signal
 import statistics
 import subprocess
 import sys
-import tarfile
 import time
-from dataclasses import dataclass
 from pathlib import Path
 
 # The runner's fork server keeps the environment it started with: set before any run.
@@ -24,54 +22,22 @@ import pandas as pd
 import pytest
 from click.testing import CliRunner
 
-from cursus.api.loading import load_dag
-from cursus.backends.local import LocalRunner
 from cursus.cli.main import cli
-from cursus.core.compiler import PipelineDAGCompiler
-from cursus.core.config_file import default_configs, save_configs
 from cursus.errors import CursusError
 from cursus.mlops import serving
 from cursus.mlops.project import MLOpsError, Project, free_port
 from cursus.steps.library import BUNDLED_LIBRARY as SCRIPTS_DIR
 
+sys.path.insert(0, str(Path(__file__).parent))
+from _mlops_support import Packaged, build_packaged
+
 MODEL_NAME = "serve-test"
-
-
-@dataclass(frozen=True)
-class Packaged:
-    archive: Path  # model.tar.gz
-    payload: Path  # the Payload step's folder
-    workspace: Path  # holds the folder registry the Registration step wrote
-    features: list[str]
-    holdout: pd.DataFrame  # raw rows the model can score
 
 
 @pytest.fixture(scope="session")
 def packaged(tmp_path_factory: pytest.TempPathFactory) -> Packaged:
     """The bundled xgboost_e2e pipeline, run once: train, calibrate, package, payload, register."""
-    root = tmp_path_factory.mktemp("serving")
-    dag = load_dag("xgboost_e2e")
-    configs = default_configs(dag, pipeline_name=MODEL_NAME)
-    config = save_configs(configs, root / "config.json")
-    plan = PipelineDAGCompiler(config).compile_to_plan(dag)
-    workspace = root / "ws"
-    result = LocalRunner(
-        plan, workspace=workspace, workers=2, registry_uri=str(workspace / "registry")
-    ).run()
-    assert result.ok, {n: s.error for n, s in result.steps.items() if not s.ok}
-    archive = Path(result.steps["Package"].outputs["packaged_model"]) / "model.tar.gz"
-    with tarfile.open(archive) as tar:
-        prep = json.load(tar.extractfile("preprocessing.json"))
-    holdout = pd.read_parquet(
-        Path(result.steps["DataLoading_calibration"].outputs["data"]) / "data.parquet"
-    )
-    return Packaged(
-        archive,
-        Path(result.steps["Payload"].outputs["payload_sample"]),
-        workspace,
-        prep["features"],
-        holdout[prep["features"]].head(25),
-    )
+    return build_packaged(tmp_path_factory.mktemp("serving"), MODEL_NAME)
 
 
 @pytest.fixture(scope="module")

@@ -34,7 +34,7 @@ def register(cli: click.Group) -> None:
 
 @click.group()
 def models() -> None:
-    """Registered models: list, show, promote, register."""
+    """Registered models: list, show, promote, register, export-bento."""
 
 
 def _view(workspace: str | None, registry_uri: str | None) -> Any:
@@ -159,6 +159,33 @@ def models_register(
         click.echo(json.dumps(record, indent=2, sort_keys=True, default=str))
         return
     click.echo(f"registered {record['name']} version {record['version']} (alias candidate)")
+
+
+@models.command("export-bento")
+@click.argument("model")
+@click.option("--name", help="BentoML name [the model's name, lower case]")
+@PROJECT
+@WORKSPACE
+@JSON
+def models_export_bento(
+    model: str, name: str | None, project: str, workspace: str | None, as_json: bool
+) -> None:
+    """Build a BentoML bento of MODEL (NAME, NAME:VERSION, NAME@ALIAS or a model.tar.gz).
+
+    The bento serves the package's own inference code: `bentoml serve TAG` answers POST
+    /invocations and GET /ping as `cursus serve` does. Bentos live in BENTOML_HOME [~/bentoml].
+    """
+    from cursus.mlops.bento import export_bento
+    from cursus.mlops.project import Project
+
+    say = None if as_json else (lambda message: click.echo(message, err=True))
+    result = export_bento(Project.load(project, workspace), model, name=name, on_step=say)
+    if as_json:
+        click.echo(json.dumps(result, indent=2, sort_keys=True, default=str))
+        return
+    state = "built" if result["built"] else "already built"
+    click.echo(f"bento {result['bento_tag']} {state} (model {result['model_tag']})")
+    click.echo(f"  serve it: {result['serve']}")
 
 
 # ---------------------------------------------------------------------- mlops

@@ -225,35 +225,94 @@ def serve(model: str, port: int | None, project_name: str, workspace: str | None
 
 @click.command()
 @click.argument("model")
+@click.option(
+    "--engine",
+    type=click.Choice(["fastapi", "ray", "sagemaker"]),
+    default="fastapi",
+    show_default=True,
+    help="fastapi: one uvicorn process; ray: a local Ray Serve deployment; sagemaker: an endpoint",
+)
+@click.option(
+    "--replicas",
+    type=click.IntRange(1, 64),
+    default=1,
+    show_default=True,
+    help="Ray Serve replicas behind the one route, or SageMaker instances",
+)
 @click.option("--port", type=click.IntRange(1, 65535), help="[the project's serving port if free]")
 @click.option("--name", help="deployment name [the model's name, or model-<digest>]")
+@click.option("--role", help="sagemaker: the endpoint's execution role ARN [CURSUS_SAGEMAKER_ROLE]")
+@click.option("--region", help="sagemaker: AWS region [AWS_REGION / AWS_DEFAULT_REGION]")
+@click.option("--bucket", help="sagemaker: S3 bucket for the model [sagemaker-REGION-ACCOUNT]")
+@click.option("--instance-type", help="sagemaker: instance type [ml.m5.large]")
+@click.option("--no-wait", is_flag=True, help="sagemaker: return while the endpoint is Creating")
 @PROJECT_OPTION
 @WORKSPACE_OPTION
 @JSON_OPTION
 def deploy(
     model: str,
+    engine: str,
+    replicas: int,
     port: int | None,
     name: str | None,
+    role: str | None,
+    region: str | None,
+    bucket: str | None,
+    instance_type: str | None,
+    no_wait: bool,
     project_name: str,
     workspace: str | None,
     as_json: bool,
 ) -> None:
-    """Start a background server for MODEL on 127.0.0.1 and record it."""
+    """Serve MODEL in the background and record it (`cursus deployments` lists and stops it).
+
+    fastapi and ray serve on 127.0.0.1 (GET /ping, POST /invocations); sagemaker creates a
+    Model, an EndpointConfig and an Endpoint through the SageMaker SDK.
+    """
+    from cursus.errors import CursusError
     from cursus.mlops.serving import deploy_model
 
-    record = deploy_model(_project(project_name, workspace), model, port=port, name=name)
+    aws = {"role": role, "region": region, "bucket": bucket, "instance_type": instance_type}
+    if engine != "sagemaker" and (any(aws.values()) or no_wait):
+        raise CursusError(
+            "--role, --region, --bucket, --instance-type and --no-wait apply to --engine sagemaker"
+        )
+    if engine == "sagemaker" and port is not None:
+        raise CursusError("--port applies to the local engines (fastapi, ray), not sagemaker")
+    if engine == "ray" and not as_json:
+        click.echo(f"starting Ray Serve with {replicas} replica(s); this takes ~20 s", err=True)
+    options = {**aws, "wait": not no_wait}
+    if not as_json:
+        options["on_step"] = lambda message: click.echo(message, err=True)
+    record = deploy_model(
+        _project(project_name, workspace),
+        model,
+        port=port,
+        name=name,
+        engine=engine,
+        replicas=replicas,
+        sagemaker=options if engine == "sagemaker" else None,
+    )
     if as_json:
         _print_json(record)
         return
+    if engine == "sagemaker":
+        click.echo(
+            f"deployed {record['name']}: SageMaker endpoint {record['endpoint_name']} "
+            f"({record['status']}, {replicas} x {record['instance_type']}, image "
+            f"{record['image_uri']}); `cursus deployments stop {record['name']}` deletes it"
+        )
+        return
     click.echo(
-        f"deployed {record['name']}: {record['url']} (pid {record['pid']}, sha256 "
-        f"{record['sha256'][:12]}); `cursus deployments stop {record['name']}` stops it"
+        f"deployed {record['name']} ({engine}, {replicas} replica(s)): {record['url']} (pid "
+        f"{record['pid']}, sha256 {record['sha256'][:12]}); "
+        f"`cursus deployments stop {record['name']}` stops it"
     )
 
 
 @click.group()
 def deployments() -> None:
-    """Background model servers started by `cursus deploy`."""
+    """Deployments started by `cursus deploy`, of every engine (fastapi, ray, sagemaker)."""
 
 
 @deployments.command("list")
@@ -271,9 +330,11 @@ def deployments_list(project_name: str, workspace: str | None, as_json: bool) ->
     if not rows:
         click.echo("no deployments")
     for r in rows:
+        where = r.get("endpoint_name") if r["engine"] == "sagemaker" else r.get("url")
+        process = f"pid {r['pid']}" if r.get("pid") else r.get("region", "")
         click.echo(
-            f"{r['name']:24} {r['health']:12} {r['url']:24} pid {r['pid']:<7} "
-            f"{r['started']}  {r['model_ref']}"
+            f"{r['name']:24} {r['engine']:9} x{r.get('replicas', 1):<3} {r['health']:12} "
+            f"{where!s:24} {process:<11} {r['started']}  {r['model_ref']}"
         )
 
 
@@ -294,7 +355,12 @@ def deployments_stop(
     project = _project(project_name, workspace)
     stopped = stop_all(project) if stop_every else [stop_deployment(project, name or "")]
     for record in stopped:
-        state = "stopped" if record["stopped"] else "was not running; record removed"
+        if record.get("engine") == "sagemaker":
+            state = "endpoint deleted" if record["stopped"] else "endpoint was gone; record removed"
+        else:
+            state = "stopped" if record["stopped"] else "was not running; record removed"
+        if record.get("killed_leftovers"):
+            state += f" ({len(record['killed_leftovers'])} leftover process(es) killed)"
         click.echo(f"{record['name']}: {state}")
     if not stopped:
         click.echo("no deployments")

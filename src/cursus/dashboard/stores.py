@@ -349,21 +349,15 @@ class Workspace:
 
     def deployments(self) -> list[dict[str, Any]]:
         """Recorded deployments with their health, as `cursus deployments list` shows them."""
-        from cursus.mlops.serving import _alive, ping
+        from cursus.mlops.serving import with_health
 
         folder = self.root / "deployments"
         found = []
         for path in sorted(folder.glob("*.json")) if folder.is_dir() else []:
             record = _json_file(path, None)
-            if not isinstance(record, dict) or "port" not in record:
+            if not isinstance(record, dict) or not ("port" in record or "endpoint_name" in record):
                 continue
-            alive = _alive(record)
-            try:
-                healthy = alive and ping(int(record["port"]), timeout=0.5) is not None
-            except (TypeError, ValueError):
-                healthy = False
-            record["health"] = "healthy" if healthy else "unresponsive" if alive else "stopped"
-            found.append(record)
+            found.append(with_health(record, ping_timeout=0.5))
         return found
 
 

@@ -363,7 +363,8 @@ def native_predictions(model: Any, X: np.ndarray, described: Described) -> np.nd
 
 def check_parity(model: Any, archive: Path, described: Described) -> None:
     """The archive's own serving code loads the model and agrees with it on a few rows."""
-    from cursus.mlops.serving import load_handler, unpacked
+    from cursus.mlops.invoke import load_handler
+    from cursus.mlops.serving import unpacked
 
     rng = np.random.default_rng(0)
     X = rng.normal(size=(4, len(described.features))).astype(np.float32)

@@ -19,7 +19,6 @@ import contextlib
 import hashlib
 import importlib.util
 import json
-import math
 import os
 import re
 import shutil
@@ -29,20 +28,16 @@ import subprocess
 import sys
 import tarfile
 import tempfile
-import threading
 import time
-import traceback
 import urllib.error
 import urllib.request
-import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
 from cursus.loopback import LoopbackHostOnly
+from cursus.mlops.invoke import ModelServer, ServingError
 from cursus.mlops.project import MLOpsError, Project
 from cursus.names import plain_name
 
@@ -50,27 +45,13 @@ if TYPE_CHECKING:
     from fastapi import FastAPI
 
 HOST = "127.0.0.1"
-CSV = "text/csv"
-JSON = "application/json"
 MODEL_ARCHIVE = "model.tar.gz"
-PREPROCESSING_FILE = "preprocessing.json"
-MODEL_META_FILE = "model_meta.json"
 DEPLOYMENTS = "deployments"
 MAX_BODY_BYTES = 64 << 20  # a request bigger than this is refused (413) before it is read
 START_TIMEOUT = 90.0
 SWITCH_INTERVAL = 0.0005  # seconds; see run_server
 STOP_TIMEOUT = 10.0
-LATENCY_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
 _NAME = re.compile(r"[^A-Za-z0-9_.-]+")
-
-
-class ServingError(Exception):
-    """A request the model cannot answer: HTTP `status` with a reason for the client."""
-
-    def __init__(self, status: int, reason: str) -> None:
-        super().__init__(reason)
-        self.status = status
-        self.reason = reason
 
 
 # ---------------------------------------------------------------- the package
@@ -98,271 +79,6 @@ def unpack(archive: Path, destination: Path) -> Path:
     return destination
 
 
-def load_handler(code_dir: Path) -> ModuleType:
-    """Import the package's code/inference.py, binding the _tabular shipped next to it.
-
-    Any other `_tabular` already imported in this process is set aside meanwhile and put back
-    afterwards, so the handler runs the package's copy, as the endpoint container would.
-    """
-    name = f"cursus_serving_handler_{uuid.uuid4().hex}"
-    spec = importlib.util.spec_from_file_location(name, code_dir / "inference.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    other_tabular = sys.modules.pop("_tabular", None)
-    sys.path.insert(0, str(code_dir))
-    try:
-        sys.modules[name] = module
-        spec.loader.exec_module(module)
-    except Exception as exc:
-        sys.modules.pop(name, None)
-        raise MLOpsError(f"the package's code/inference.py does not import: {exc}") from exc
-    finally:
-        sys.path.remove(str(code_dir))
-        sys.modules.pop("_tabular", None)
-        if other_tabular is not None:
-            sys.modules["_tabular"] = other_tabular
-    for fn in ("model_fn", "input_fn", "predict_fn", "output_fn"):
-        if not callable(getattr(module, fn, None)):
-            raise MLOpsError(f"the package's code/inference.py has no {fn}()")
-    return module
-
-
-# ---------------------------------------------------------------- the input schema
-
-
-@dataclass(frozen=True)
-class InputSchema:
-    """The features a request must carry, in the model's order, and which of them are numbers."""
-
-    features: tuple[str, ...]
-    categorical: frozenset[str] = frozenset()
-
-    @classmethod
-    def from_model_dir(cls, model_dir: Path) -> InputSchema:
-        prep_path, meta_path = model_dir / PREPROCESSING_FILE, model_dir / MODEL_META_FILE
-        prep = json.loads(prep_path.read_text()) if prep_path.is_file() else {}
-        meta = json.loads(meta_path.read_text()) if meta_path.is_file() else {}
-        features = prep.get("features") or meta.get("features")
-        if not features:
-            raise MLOpsError(
-                f"the package names no input features (neither {PREPROCESSING_FILE} nor "
-                f"{MODEL_META_FILE} lists them); rebuild it with the Package step"
-            )
-        return cls(tuple(map(str, features)), frozenset(prep.get("categories", {})))
-
-    def check(self, data: Any) -> int:
-        """Check the handler's parsed request; returns its row count or raises a 422."""
-        if getattr(data, "records", None) is not None:
-            return self._check_records(data.records)
-        rows = list(getattr(data, "rows", None) or [])
-        if rows and [str(v) for v in rows[0]] == list(self.features):
-            rows = rows[1:]  # a header row naming the features, which the handler skips too
-        if not rows:
-            raise ServingError(422, "the request holds no rows")
-        width = len(self.features)
-        for i, row in enumerate(rows):
-            if len(row) != width:
-                raise ServingError(
-                    422,
-                    f"row {i} has {len(row)} values but the model takes {width} features "
-                    f"({_preview(self.features)}); send one value per feature, in that order",
-                )
-            for name, value in zip(self.features, row, strict=True):
-                self._check_value(i, name, value)
-        return len(rows)
-
-    def _check_records(self, records: list[dict[str, Any]]) -> int:
-        if not records:
-            raise ServingError(422, "the request holds no instances")
-        known = set(self.features)
-        for i, record in enumerate(records):
-            unknown = [k for k in record if k not in known]
-            if unknown:
-                raise ServingError(
-                    422,
-                    f"instance {i} has unknown features {_preview(unknown)}; the model takes "
-                    f"{_preview(self.features)}",
-                )
-            missing = [f for f in self.features if f not in record]
-            if missing:
-                raise ServingError(
-                    422,
-                    f"instance {i} lacks features {_preview(missing)}; send every feature "
-                    "(null when unknown)",
-                )
-            for name in self.features:
-                self._check_value(i, name, record[name])
-        return len(records)
-
-    def _check_value(self, row: int, name: str, value: Any) -> None:
-        if value is None or (isinstance(value, int | float) and not isinstance(value, bool)):
-            return
-        if isinstance(value, list | dict | bool):
-            raise ServingError(
-                422, f"row {row}, feature '{name}': {json.dumps(value)} is not a single value"
-            )
-        if name in self.categorical:
-            return
-        text = str(value).strip()
-        if text == "":
-            return
-        try:
-            float(text)
-        except ValueError:
-            raise ServingError(
-                422, f"row {row}, feature '{name}' is numeric but got {str(value)[:40]!r}"
-            ) from None
-
-
-def _preview(names: Any, limit: int = 8) -> str:
-    names = list(names)
-    shown = ", ".join(names[:limit])
-    return f"[{shown}{', ...' if len(names) > limit else ''}] ({len(names)})"
-
-
-# ---------------------------------------------------------------- metrics
-
-
-@dataclass
-class ServingMetrics:
-    """Request counters and a latency histogram, written in Prometheus' text format."""
-
-    requests: dict[tuple[str, int], int] = field(default_factory=dict)
-    rows: int = 0
-    buckets: list[int] = field(default_factory=lambda: [0] * (len(LATENCY_BUCKETS) + 1))
-    latency_sum: float = 0.0
-    latency_count: int = 0
-    _lock: threading.Lock = field(default_factory=threading.Lock)
-
-    def observe(
-        self, endpoint: str, status: int, seconds: float | None = None, rows: int = 0
-    ) -> None:
-        with self._lock:
-            key = (endpoint, status)
-            self.requests[key] = self.requests.get(key, 0) + 1
-            self.rows += rows
-            if seconds is not None:
-                index = next(
-                    (i for i, bound in enumerate(LATENCY_BUCKETS) if seconds <= bound),
-                    len(LATENCY_BUCKETS),
-                )
-                self.buckets[index] += 1
-                self.latency_sum += seconds
-                self.latency_count += 1
-
-    def render(self, info: dict[str, str]) -> str:
-        with self._lock:
-            requests = sorted(self.requests.items())
-            buckets, total, count, rows = (
-                list(self.buckets),
-                self.latency_sum,
-                self.latency_count,
-                self.rows,
-            )
-        labels = ",".join(f'{k}="{_label(v)}"' for k, v in info.items())
-        lines = [
-            "# HELP cursus_model_info The model this server answers with.",
-            "# TYPE cursus_model_info gauge",
-            f"cursus_model_info{{{labels}}} 1",
-            "# HELP cursus_requests_total Requests answered, by endpoint and HTTP status.",
-            "# TYPE cursus_requests_total counter",
-            *(
-                f'cursus_requests_total{{endpoint="{e}",status="{s}"}} {n}'
-                for (e, s), n in requests
-            ),
-            "# HELP cursus_invocation_errors_total Invocations answered with an error, by HTTP status.",
-            "# TYPE cursus_invocation_errors_total counter",
-            *(
-                f'cursus_invocation_errors_total{{status="{s}"}} {n}'
-                for (e, s), n in requests
-                if e == "/invocations" and s >= 400
-            ),
-            "# HELP cursus_predicted_rows_total Rows scored.",
-            "# TYPE cursus_predicted_rows_total counter",
-            f"cursus_predicted_rows_total {rows}",
-            "# HELP cursus_invocation_seconds Time to answer an invocation, from request to response.",
-            "# TYPE cursus_invocation_seconds histogram",
-        ]
-        cumulative = 0
-        for bound, n in zip([*LATENCY_BUCKETS, math.inf], buckets, strict=True):
-            cumulative += n
-            le = "+Inf" if math.isinf(bound) else repr(bound)
-            lines.append(f'cursus_invocation_seconds_bucket{{le="{le}"}} {cumulative}')
-        lines += [
-            f"cursus_invocation_seconds_sum {total!r}",
-            f"cursus_invocation_seconds_count {count}",
-        ]
-        return "\n".join(lines) + "\n"
-
-
-def _label(value: str) -> str:
-    return str(value).replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
-
-
-# ---------------------------------------------------------------- answering a request
-
-
-def _media_type(value: str | None) -> str:
-    return (value or "").split(";")[0].strip().lower()
-
-
-def negotiate(accept: str | None) -> str:
-    """The response type for an Accept header, as the packaged handler picks it (406 if none)."""
-    listed = [_media_type(part) for part in (accept or "").split(",") if part.strip()]
-    for media_type in listed or ["*/*"]:
-        if media_type in (CSV, JSON):
-            return media_type
-        if media_type in ("*/*", "application/*"):
-            return JSON
-    raise ServingError(406, f"cannot answer in {accept!r}; accept {JSON} or {CSV}")
-
-
-class ModelServer:
-    """The package's handler and model, with the schema checks and metrics around them."""
-
-    def __init__(self, model_dir: Path, model_ref: str = "", digest: str = "") -> None:
-        self.model_dir = model_dir
-        self.handler = load_handler(model_dir / "code")
-        self.model = self.handler.model_fn(str(model_dir))
-        self.schema = InputSchema.from_model_dir(model_dir)
-        self.metrics = ServingMetrics()
-        self.info = {"ref": model_ref or str(model_dir), "sha256": digest}
-
-    def invoke(
-        self, body: bytes, content_type: str | None, accept: str | None
-    ) -> tuple[str, str, int]:
-        """(response body, its media type, rows scored) or a ServingError."""
-        if _media_type(content_type) not in (CSV, JSON):
-            raise ServingError(
-                415, f"unsupported content type {content_type!r}; send {CSV} or {JSON}"
-            )
-        response_type = negotiate(accept)
-        try:
-            data = self.handler.input_fn(body, content_type)
-        except (ValueError, UnicodeDecodeError) as exc:
-            raise ServingError(_status(exc, 422), str(exc)) from None
-        rows = self.schema.check(data)
-        try:
-            prediction = self.handler.predict_fn(data, self.model)
-        except ValueError as exc:
-            raise ServingError(_status(exc, 422), str(exc)) from None
-        try:
-            result = self.handler.output_fn(prediction, accept)
-        except ValueError as exc:
-            raise ServingError(_status(exc, 406), str(exc)) from None
-        if isinstance(result, tuple):  # (body, content type), as the SageMaker toolkits take it
-            body_text, response_type = result
-            return str(body_text), response_type, rows
-        return result, response_type, rows
-
-
-def _status(exc: Exception, default: int) -> int:
-    """The HTTP status a package's handler gave its error (its RequestError carries the one
-    SageMaker's toolkits answer with), else `default`."""
-    status = getattr(exc, "status_code", None)
-    return status if isinstance(status, int) and 400 <= status < 500 else default
-
-
 def create_app(model_dir: str | Path, model_ref: str = "", digest: str = "") -> FastAPI:
     """The FastAPI app serving the unpacked package in `model_dir`.
 
@@ -379,32 +95,21 @@ def create_app(model_dir: str | Path, model_ref: str = "", digest: str = "") -> 
     app.state.server = server
 
     async def ping(request: Any) -> Response:
-        server.metrics.observe("/ping", 200)
-        return JSONResponse({"status": "healthy", **server.info})
+        return JSONResponse(server.ping())
 
     async def invocations(request: Any) -> Response:
         started = time.perf_counter()
         headers = request.headers
-        rows = 0
         try:
             body = await _read_body(request)
-            # scoring is CPU work: off the event loop, so /ping answers meanwhile
-            text, media_type, rows = await run_in_threadpool(
-                server.invoke, body, headers.get("content-type"), headers.get("accept")
-            )
-            response: Response = Response(text, media_type=media_type)
         except ServingError as exc:
-            response = JSONResponse({"error": exc.reason}, status_code=exc.status)
-        except Exception as exc:  # a bug in the package's handler: say so, keep serving
-            traceback.print_exc()  # to the server's log
-            response = JSONResponse(
-                {"error": f"the model's handler failed: {type(exc).__name__}: {exc}"},
-                status_code=500,
-            )
-        server.metrics.observe(
-            "/invocations", response.status_code, time.perf_counter() - started, rows
+            server.metrics.observe("/invocations", exc.status, time.perf_counter() - started)
+            return JSONResponse({"error": exc.reason}, status_code=exc.status)
+        # scoring is CPU work: off the event loop, so /ping answers meanwhile
+        status, text, media_type = await run_in_threadpool(
+            server.answer, body, headers.get("content-type"), headers.get("accept"), started
         )
-        return response
+        return Response(text, status_code=status, media_type=media_type)
 
     async def metrics(request: Any) -> Response:
         return PlainTextResponse(
@@ -573,10 +278,31 @@ def ping(port: int, timeout: float = 1.0) -> dict[str, Any] | None:
 _children: dict[int, subprocess.Popen[bytes]] = {}
 
 
+ENGINES = ("fastapi", "ray", "sagemaker")
+RAY_START_TIMEOUT = 180.0  # Ray, then Serve's controller and proxy, then each replica
+RAY_STOP_TIMEOUT = 40.0
+
+
 def deploy_model(
-    project: Project, model_ref: str, port: int | None = None, name: str | None = None
+    project: Project,
+    model_ref: str,
+    port: int | None = None,
+    name: str | None = None,
+    engine: str = "fastapi",
+    replicas: int = 1,
+    sagemaker: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """Start a server for `model_ref` in the background, wait until /ping answers, record it."""
+    """Start a server for `model_ref` and record it: a uvicorn process on loopback (fastapi),
+    a local Ray Serve deployment with `replicas` replicas behind one route (ray), or a SageMaker
+    endpoint with `replicas` instances (sagemaker, options in `sagemaker`)."""
+    if engine not in ENGINES:
+        raise MLOpsError(f"unknown serving engine {engine!r}; use one of {', '.join(ENGINES)}")
+    if replicas < 1:
+        raise MLOpsError(f"--replicas must be at least 1 (got {replicas})")
+    if engine == "fastapi" and replicas != 1:
+        raise MLOpsError(
+            "the fastapi engine runs one process; use --engine ray for several replicas"
+        )
     if name is not None:
         plain_name(name, "deployment name")
     archive = resolve_model(project, model_ref)
@@ -584,11 +310,24 @@ def deploy_model(
     name = name or _deployment_name(project, model_ref, digest)
     plain_name(name, "deployment name")
     existing = _read_record(project, name)
-    if existing is not None and _alive(existing):
+    if existing is not None and _running(existing):
+        where = (
+            f"SageMaker endpoint {existing.get('endpoint_name')}"
+            if _engine(existing) == "sagemaker"
+            else existing.get("url")
+        )
         raise MLOpsError(
-            f"deployment '{name}' is already running on port {existing['port']}; "
+            f"deployment '{name}' is already running ({where}); "
             f"`cursus deployments stop {name}` first or pass another --name"
         )
+    if engine == "sagemaker":
+        from cursus.mlops.sagemaker_endpoint import create_endpoint
+
+        record = create_endpoint(archive, digest, name, replicas=replicas, **(sagemaker or {}))
+        record.update(project=project.name, model_ref=model_ref, archive=str(archive))
+        _record_path(project, name).parent.mkdir(parents=True, exist_ok=True)
+        _record_path(project, name).write_text(json.dumps(record, indent=2, sort_keys=True) + "\n")
+        return record
     if port is not None and not _port_free(port):
         raise MLOpsError(f"port {port} on {HOST} is taken; pass another --port or none")
     port = port or _pick_port(project)
@@ -598,10 +337,19 @@ def deploy_model(
     model_dir = unpack(archive, folder / "model")
     log_path = folder / "server.log"
     env = {**os.environ, "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS", "1")}
+    module, timeout = "cursus.mlops.serving", START_TIMEOUT
+    extra: list[str] = []
+    if engine == "ray":
+        _require("ray.serve", "Ray Serve")
+        from cursus.mlops.ray_serving import ray_environment
+
+        env.update(ray_environment())
+        module, timeout = "cursus.mlops.ray_serving", RAY_START_TIMEOUT
+        extra = ["--replicas", str(replicas)]
     command = [
-        sys.executable, "-m", "cursus.mlops.serving",
+        sys.executable, "-m", module,
         "--model-dir", str(model_dir), "--port", str(port),
-        "--model-ref", model_ref, "--sha256", digest,
+        "--model-ref", model_ref, "--sha256", digest, *extra,
     ]  # fmt: skip
     with open(log_path, "ab") as log:
         proc = subprocess.Popen(
@@ -613,9 +361,11 @@ def deploy_model(
             start_new_session=True,  # outlives the command that deployed it
         )
     _children[proc.pid] = proc
-    _wait_until_healthy(proc, port, log_path)
+    _wait_until_healthy(proc, port, log_path, timeout)
     record = {
         "name": name,
+        "engine": engine,
+        "replicas": replicas,
         "project": project.name,
         "model_ref": model_ref,
         "archive": str(archive),
@@ -634,8 +384,17 @@ def deploy_model(
     return record
 
 
-def _wait_until_healthy(proc: subprocess.Popen[bytes], port: int, log_path: Path) -> None:
-    deadline = time.monotonic() + START_TIMEOUT
+def _require(module: str, what: str) -> None:
+    if importlib.util.find_spec(module.split(".")[0]) is None:
+        raise MLOpsError(
+            f"{what} is not installed; `pip install 'cursus-ml-pipelines[serving]'` adds it"
+        )
+
+
+def _wait_until_healthy(
+    proc: subprocess.Popen[bytes], port: int, log_path: Path, timeout: float = START_TIMEOUT
+) -> None:
+    deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc.poll() is not None:
             _children.pop(proc.pid, None)
@@ -647,8 +406,9 @@ def _wait_until_healthy(proc: subprocess.Popen[bytes], port: int, log_path: Path
             return
         time.sleep(0.1)
     _terminate(proc.pid, proc)
+    _sweep_session(proc.pid)
     raise MLOpsError(
-        f"the model server did not answer /ping within {START_TIMEOUT:g} s; log:\n{_tail(log_path)}"
+        f"the model server did not answer /ping within {timeout:g} s; log:\n{_tail(log_path)}"
     )
 
 
@@ -689,9 +449,41 @@ def _alive(record: dict[str, Any]) -> bool:
         return False
 
 
+def _engine(record: dict[str, Any]) -> str:
+    return str(record.get("engine") or "fastapi")  # records before engines were added
+
+
+def _running(record: dict[str, Any]) -> bool:
+    if _engine(record) == "sagemaker":
+        from cursus.mlops.sagemaker_endpoint import endpoint_state
+
+        return bool(endpoint_state(record)["alive"])
+    return _alive(record)
+
+
+def with_health(record: dict[str, Any], ping_timeout: float = 1.0) -> dict[str, Any]:
+    """`record` with its engine, `alive` and `health` filled in."""
+    record.setdefault("engine", "fastapi")
+    if _engine(record) == "sagemaker":
+        from cursus.mlops.sagemaker_endpoint import endpoint_state
+
+        record.update(endpoint_state(record))
+        return record
+    alive = _alive(record)
+    try:
+        healthy = alive and ping(int(record["port"]), timeout=ping_timeout) is not None
+    except (KeyError, TypeError, ValueError):
+        healthy = False
+    record["alive"] = alive
+    record["health"] = "healthy" if healthy else "unresponsive" if alive else "stopped"
+    return record
+
+
 def list_deployments(project: Project) -> list[dict[str, Any]]:
-    """The project's recorded deployments, each with `alive` and `health` ("healthy" when /ping
-    answers, "unresponsive" when the process runs but does not answer, "stopped" otherwise)."""
+    """The project's recorded deployments of every engine, each with `alive` and `health`:
+    "healthy" when /ping answers, "unresponsive" when the process runs but does not answer,
+    "stopped" otherwise; a SageMaker endpoint's from its status (InService: healthy; Creating:
+    starting; Failed: failed; gone: stopped; "unknown" when AWS does not answer)."""
     folder = deployments_dir(project)
     found = []
     for path in sorted(folder.glob("*.json")) if folder.is_dir() else []:
@@ -701,16 +493,14 @@ def list_deployments(project: Project) -> list[dict[str, Any]]:
             continue
         if record.get("project") != project.name:
             continue
-        alive = _alive(record)
-        healthy = alive and ping(int(record["port"])) is not None
-        record["alive"] = alive
-        record["health"] = "healthy" if healthy else "unresponsive" if alive else "stopped"
-        found.append(record)
+        found.append(with_health(record))
     return found
 
 
 def stop_deployment(project: Project, name: str) -> dict[str, Any]:
-    """Stop deployment `name` (SIGTERM, then SIGKILL after a grace period); forget it."""
+    """Stop deployment `name` and forget it: SIGTERM, then SIGKILL after a grace period, and
+    any process left in its session (Ray's); a SageMaker endpoint, its config and model are
+    deleted."""
     plain_name(name, "deployment name")  # before any path or pid is read from it
     record = _read_record(project, name)
     if record is None or record.get("project") != project.name:
@@ -718,25 +508,79 @@ def stop_deployment(project: Project, name: str) -> dict[str, Any]:
         raise MLOpsError(
             f"no deployment '{name}' in project '{project.name}' (deployments: {known})"
         )
-    was_alive = _alive(record)
-    if was_alive:
-        _terminate(int(record["pid"]), _children.get(int(record["pid"])))
-    _children.pop(int(record["pid"]), None)
+    left: list[int] = []
+    if _engine(record) == "sagemaker":
+        from cursus.mlops.sagemaker_endpoint import delete_endpoint
+
+        was_alive = delete_endpoint(record)
+    else:
+        pid = int(record["pid"])
+        was_alive = _alive(record)
+        if was_alive:
+            timeout = RAY_STOP_TIMEOUT if _engine(record) == "ray" else STOP_TIMEOUT
+            _terminate(pid, _children.get(pid), timeout)
+        _children.pop(pid, None)
+        # Linux hands out no pid still used as a session id: when another process now has
+        # this pid, nothing of the deployment's session is left to sweep
+        if was_alive or not _pid_exists(pid):
+            left = _sweep_session(pid, record.get("process_started"))
     _record_path(project, name).unlink(missing_ok=True)
     shutil.rmtree(_deployment_folder(project, name), ignore_errors=True)
-    return {**record, "stopped": was_alive}
+    return {**record, "stopped": was_alive, "killed_leftovers": left}
+
+
+def _pid_exists(pid: int) -> bool:
+    import psutil
+
+    return bool(psutil.pid_exists(pid))
+
+
+def session_members(sid: int, since: float | None = None) -> list[int]:
+    """Processes of session `sid` (Linux /proc), started no earlier than `since` (so a pid
+    reused by an unrelated session leader is not taken for it); empty where there is no /proc."""
+    import psutil
+
+    members = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+            pid = int(stat.parent.name)
+            if int(fields[3]) != sid or fields[0] in ("Z", "X"):  # a zombie holds nothing
+                continue
+            if since is not None and psutil.Process(pid).create_time() < float(since) - 1.0:
+                continue
+        except (OSError, IndexError, ValueError, psutil.Error):
+            continue
+        members.append(pid)
+    return sorted(members)
+
+
+def _sweep_session(sid: int, since: float | None = None) -> list[int]:
+    """Kill what is left of a deployment's session once its leader is gone (Ray's raylet,
+    GCS and workers when the deployment process was killed before it shut Ray down, or the
+    ones still exiting after it); returns once they are gone (or after a few seconds)."""
+    left = session_members(sid, since)
+    for pid in left:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.kill(pid, signal.SIGKILL)
+    deadline = time.monotonic() + 5.0
+    while left and session_members(sid, since) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return left
 
 
 def stop_all(project: Project) -> list[dict[str, Any]]:
     return [stop_deployment(project, d["name"]) for d in list_deployments(project)]
 
 
-def _terminate(pid: int, proc: subprocess.Popen[bytes] | None = None) -> None:
+def _terminate(
+    pid: int, proc: subprocess.Popen[bytes] | None = None, timeout: float = STOP_TIMEOUT
+) -> None:
     import psutil
 
     with contextlib.suppress(ProcessLookupError):
         os.kill(pid, signal.SIGTERM)
-    deadline = time.monotonic() + STOP_TIMEOUT
+    deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc is not None and proc.poll() is not None:
             return
