@@ -259,7 +259,7 @@ def test_the_design_verbs_version_data_and_serve_a_model(
         deployed = json.loads(invoke("mlops", "deploy", "adapter", "v1", "--json", *ws))
         assert deployed["model_ref"] == "adapter:1" and deployed["name"] == "adapter"
         listed = invoke("mlops", "list-deployments", *ws)
-        assert listed.split()[:2] == ["adapter", "healthy"]
+        assert listed.split()[:4] == ["adapter", "fastapi", "x1", "healthy"]
         request = urllib.request.Request(
             deployed["url"] + "/invocations",
             data=X.head(2).to_csv(header=False, index=False).encode(),

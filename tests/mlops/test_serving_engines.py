@@ -294,3 +294,65 @@ def test_engine_options_are_checked_before_anything_starts(
         ["deploy", f"{MODEL_NAME}:1", "--engine", "sagemaker", "--port", "9", "--workspace", ws],
     )
     assert port.exit_code == 2 and "--port applies to the local engines" in port.output
+
+
+def _request(method: str, path: str, body: bytes = b"", headers: dict[str, str] | None = None):
+    from starlette.requests import Request
+
+    headers = {"host": "127.0.0.1:8000", **(headers or {})}
+    scope = {
+        "type": "http", "method": method, "path": path, "root_path": "", "scheme": "http",
+        "query_string": b"", "server": ("127.0.0.1", 8000),
+        "headers": [(k.encode(), v.encode()) for k, v in headers.items()],
+    }  # fmt: skip
+
+    async def receive() -> dict[str, Any]:
+        return {"type": "http.request", "body": body, "more_body": False}
+
+    return Request(scope, receive)
+
+
+def test_the_ray_replica_answers_like_the_model_server_in_process(
+    packaged: Packaged, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The replica class without Ray around it: every route, the Host check, and the rebinding
+    of Serve's inter-deployment gRPC server to loopback."""
+    import asyncio
+
+    from ray.serve._private import replica as serve_replica
+
+    from cursus.mlops.invoke import ModelServer
+    from cursus.mlops.ray_serving import CursusReplica
+
+    # put Ray's helper back after the test (the replica wraps it in this process)
+    monkeypatch.setattr(
+        serve_replica, "add_port_to_grpc_server", serve_replica.add_port_to_grpc_server
+    )
+    model_dir = serving.unpack(packaged.archive, tmp_path / "model")
+    replica = CursusReplica(str(model_dir), "ref", "digest")
+    row = packaged.holdout.head(2).to_csv(header=False, index=False).encode()
+
+    def call(*args: Any, **kwargs: Any) -> Any:
+        return asyncio.run(replica(_request(*args, **kwargs)))
+
+    answer = call("POST", "/invocations", row, {"content-type": "text/csv"})
+    expected = ModelServer(model_dir).invoke(row, "text/csv", None)[0]
+    assert answer.status_code == 200 and answer.body.decode() == expected
+    assert call("POST", "/invocations", b"1,2", {"content-type": "text/csv"}).status_code == 422
+    assert json.loads(call("GET", "/ping").body)["ref"] == "ref"
+    assert b"cursus_requests_total" in call("GET", "/metrics").body
+    assert call("GET", "/invocations").status_code == 405
+    assert call("GET", "/elsewhere").status_code == 404
+    assert call("GET", "/ping", headers={"host": "rebound.example"}).status_code == 421
+
+    class Server:
+        def add_insecure_port(self, address: str) -> int:
+            self.address = address
+            return 1
+
+    grpc = Server()
+    serve_replica.add_port_to_grpc_server(grpc, "[::]:0")
+    assert grpc.address == "127.0.0.1:0"
+    wrapped = serve_replica.add_port_to_grpc_server
+    CursusReplica(str(model_dir), "ref", "digest")  # a second replica does not wrap it again
+    assert serve_replica.add_port_to_grpc_server is wrapped
