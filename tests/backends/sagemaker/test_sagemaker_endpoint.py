@@ -89,7 +89,9 @@ def test_deploying_the_same_name_again_is_refused(
         "deploy", f"{MODEL}:1", "--engine", "sagemaker", "--role", ROLE,
         "--name", "xgb_e2e.v1", "--workspace", str(packaged.workspace),
     )  # fmt: skip
-    assert again.exit_code == 2 and "already running (SageMaker endpoint xgb-e2e-v1)" in again.output
+    assert (
+        again.exit_code == 2 and "already running (SageMaker endpoint xgb-e2e-v1)" in again.output
+    )
 
 
 def test_stop_deletes_endpoint_config_and_model(
