@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import html
+import json
 import re
 from pathlib import Path
 
@@ -225,6 +226,43 @@ def test_deployments_and_drift(client: TestClient):
     assert "stopped" in client.get("/deployments?ws=1").text
     drift = client.get("/drift?ws=1").text
     assert "detected" in drift and "1 of 2" in drift
+
+
+def test_the_deployments_page_shows_every_engine(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A FastAPI, a Ray and a SageMaker deployment record; AWS answers from a closed loopback
+    port, so the endpoint's health is unknown (the page still renders, in seconds)."""
+    import time
+
+    from cursus.mlops.project import free_port
+
+    monkeypatch.setenv("AWS_ENDPOINT_URL", f"http://127.0.0.1:{free_port()}")
+    for name, value in {"AWS_ACCESS_KEY_ID": "t", "AWS_SECRET_ACCESS_KEY": "t"}.items():
+        monkeypatch.setenv(name, value)
+    folder = tmp_path / "ws" / "deployments"
+    folder.mkdir(parents=True)
+    common = {"project": "default", "model_ref": "m:1", "started": "2026-12-03T00:00:00+00:00"}
+    records = {
+        "api": {"engine": "fastapi", "pid": 2**22 + 9, "port": 9, "url": "http://127.0.0.1:9"},
+        "replicated": {"engine": "ray", "replicas": 2, "pid": 2**22 + 8, "port": 8},
+        "endpoint": {
+            "engine": "sagemaker", "replicas": 3, "endpoint_name": "xgb-e2e-v1",
+            "region": "us-east-1", "instance_type": "ml.m5.large",
+        },
+    }  # fmt: skip
+    for name, record in records.items():
+        (folder / f"{name}.json").write_text(json.dumps({"name": name, **common, **record}))
+    client = TestClient(create_app([tmp_path / "ws"]), base_url="http://127.0.0.1")
+    started = time.monotonic()
+    page = client.get("/deployments").text
+    assert time.monotonic() - started < 30
+    rows = {row.split("</td>")[0].rsplit(">", 1)[-1]: row for row in page.split("<tr>")[2:]}
+    assert set(rows) == {"api", "replicated", "endpoint"}
+    assert "<td>ray</td><td>2</td>" in rows["replicated"] and "stopped" in rows["replicated"]
+    assert "<td>sagemaker</td><td>3</td>" in rows["endpoint"]
+    assert "xgb-e2e-v1" in rows["endpoint"] and "unknown" in rows["endpoint"]
+    assert "<td>fastapi</td><td>1</td>" in rows["api"]
 
 
 def test_every_user_string_is_escaped(client: TestClient, seeded_workspace: dict):

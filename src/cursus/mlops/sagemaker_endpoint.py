@@ -20,6 +20,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from cursus.errors import CursusError
 from cursus.mlops.project import MLOpsError
 
 DEFAULT_INSTANCE_TYPE = "ml.m5.large"
@@ -250,7 +251,7 @@ def endpoint_state(record: dict[str, Any]) -> dict[str, Any]:
         if error.get("Code") == "ValidationException" and "not" in error.get("Message", ""):
             return {"alive": False, "health": "stopped", "status": "Deleted"}
         return {"alive": True, "health": "unknown", "status": f"{error.get('Code')}"}
-    except (BotoCoreError, MLOpsError, OSError) as exc:  # no credentials, no network
+    except (BotoCoreError, CursusError, OSError) as exc:  # no region, credentials or network
         return {"alive": True, "health": "unknown", "status": f"{type(exc).__name__}: {exc}"}
     status = str(described.get("EndpointStatus", ""))
     return {"alive": True, "health": HEALTH.get(status, "unknown"), "status": status}
