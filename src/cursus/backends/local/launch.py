@@ -44,6 +44,7 @@ TORCH_PRELOAD = ["torch", "torch._dynamo"]
 
 
 _START_LOCK = threading.Lock()
+DONE = b"done"  # what a step process sends the runner once its ok result is written
 
 
 class StepProcess(mp_context.ForkServerProcess):
@@ -93,7 +94,9 @@ WARM_NOTE = "MLflow imported while the steps before it ran"
 
 def warm_worker(conn: Any, modules: list[str]) -> None:
     """Import `modules`, then run the one step request the runner sends. The runner closing its
-    end (it finished, or died) ends the process instead."""
+    end (it finished, or died) ends the process instead. Registration steps' early processes
+    (spawned) and the runner's spare processes (forked from the fork server, no modules) run
+    this."""
     os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
     for name in modules:
         with contextlib.suppress(Exception):  # a missing library is the step's to report
@@ -102,8 +105,7 @@ def warm_worker(conn: Any, modules: list[str]) -> None:
         request = conn.recv()
     except (EOFError, OSError):
         os._exit(0)
-    conn.close()
-    run_step(request)
+    run_step({**request, "done": conn})  # it says "done" on the same connection
 
 
 def run_step(request: dict[str, Any]) -> None:
@@ -143,6 +145,10 @@ def run_step(request: dict[str, Any]) -> None:
     )
     sys.stdout.flush()
     sys.stderr.flush()
+    done = request.get("done")
+    if done is not None:  # the runner goes on now; nothing is left here but the exit
+        with contextlib.suppress(OSError):
+            done.send_bytes(DONE)
     os._exit(0)
 
 
