@@ -356,3 +356,29 @@ def test_the_ray_replica_answers_like_the_model_server_in_process(
     wrapped = serve_replica.add_port_to_grpc_server
     CursusReplica(str(model_dir), "ref", "digest")  # a second replica does not wrap it again
     assert serve_replica.add_port_to_grpc_server is wrapped
+
+
+def test_a_package_ray_cannot_load_fails_the_deploy_at_once(
+    project: Project, packaged: Packaged, tmp_path: Path
+) -> None:
+    import io
+    import tarfile
+
+    archive = tmp_path / "model.tar.gz"
+    with tarfile.open(packaged.archive) as source, tarfile.open(archive, "w:gz") as target:
+        for member in source.getmembers():
+            data = source.extractfile(member) if member.isfile() else None
+            if member.name == "code/inference.py":
+                body = b"raise RuntimeError('this package is broken')\n"
+                member.size, data = len(body), io.BytesIO(body)
+            target.addfile(member, data)
+    started = time.monotonic()
+    with pytest.raises(MLOpsError, match="this package is broken") as failure:
+        serving.deploy_model(project, str(archive), name="broken", engine="ray")
+    assert time.monotonic() - started < 60
+    assert "exited with code 1 before answering /ping" in str(failure.value)
+    assert not any(
+        "ray_serving" in " ".join(p.info["cmdline"] or [])
+        and "broken" in " ".join(p.info["cmdline"] or [])
+        for p in psutil.process_iter(["cmdline"])
+    )

@@ -113,6 +113,8 @@ def serve_forever(
     import ray
     from ray import serve
 
+    # a package that cannot load fails here, at once, not in replicas Serve retries for minutes
+    ModelServer(model_dir, model_ref, digest)
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())

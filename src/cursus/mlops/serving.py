@@ -398,6 +398,7 @@ def _wait_until_healthy(
     while time.monotonic() < deadline:
         if proc.poll() is not None:
             _children.pop(proc.pid, None)
+            _sweep_session(proc.pid)  # what it started before it failed (Ray's processes)
             raise MLOpsError(
                 f"the model server exited with code {proc.returncode} before answering /ping:\n"
                 + _tail(log_path)
