@@ -12,7 +12,6 @@ the same pipeline, node and source differs from what the previous run used.
 
 from __future__ import annotations
 
-import logging
 import os
 import re
 import sqlite3
@@ -35,7 +34,6 @@ if TYPE_CHECKING:
     from cursus.backends.local.runner import RunResult, StepResult
     from cursus.plan import Plan, PlanStep
 
-log = logging.getLogger(__name__)
 
 SITE_CACHE = "dvc-site-cache"
 
@@ -346,7 +344,9 @@ class DataLineage(RunHooks):
             inputs = list(self.inputs)
         changes = record_inputs(db_path, result.run_id, self._pipeline, inputs)
         for message in changes:
-            log.warning(message)
+            import logging  # only here: a cached run's path does not pay for it
+
+            logging.getLogger(__name__).warning(message)
             if self.warn:
                 warnings.warn(message, DataChangedWarning, stacklevel=2)
         self.warnings = changes

@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import socket
 from dataclasses import asdict, dataclass, fields
 from datetime import UTC, datetime
 from pathlib import Path
@@ -34,6 +33,8 @@ class MLOpsError(CursusError):
 
 def free_port(avoid: set[int] | frozenset[int] = frozenset()) -> int:
     """A TCP port free on 127.0.0.1 right now (the OS picks it), not one of `avoid`."""
+    import socket  # here: the CLI's other paths need no socket module
+
     while True:
         with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
             sock.bind(("127.0.0.1", 0))

@@ -11,7 +11,6 @@ import contextlib
 import hashlib
 import json
 import multiprocessing
-import multiprocessing.connection
 import os
 import shutil
 import signal
@@ -709,10 +708,10 @@ class LocalRunner:
         and ok counts as exit code 0 at once; all it has left is `os._exit(0)`, and a thread
         collects its real exit meanwhile."""
         if done is not None:
+            from multiprocessing.connection import wait as wait_for  # not on a cached run's path
+
             try:
-                ready = multiprocessing.connection.wait(
-                    [done, proc.sentinel], max(0.0, deadline - time.monotonic())
-                )
+                ready = wait_for([done, proc.sentinel], max(0.0, deadline - time.monotonic()))
                 if done in ready and done.recv_bytes() == launch.DONE:
                     threading.Thread(target=proc.join, name="cursus-reap", daemon=True).start()
                     return 0
