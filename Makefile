@@ -1,6 +1,6 @@
 # The two commands that do all set-up on a fresh machine (Python 3.11 and pip are enough):
 #   make run    runs the main job: the XGBoost end-to-end pipeline, locally, on bundled data
-#   make test   runs lint, format check and the test suite
+#   make test   runs lint, format check, type check and the test suite
 VENV ?= .venv
 PY := $(VENV)/bin/python
 # this kind of machine keeps a CPU build of torch on disk; elsewhere pip looks on PyPI
@@ -64,6 +64,7 @@ twins: $(VENV)/.dev
 lint: $(VENV)/.dev
 	$(VENV)/bin/ruff check src tests bench
 	$(VENV)/bin/ruff format --check src tests bench
+	$(VENV)/bin/mypy
 
 test: lint twins $(AIRFLOW_VENV)/.installed $(AIRFLOW_VENV)3/.installed chromium
 	# one worker per core; a file's tests stay together (modules share workspaces and twins' results)

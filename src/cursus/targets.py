@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from cursus.errors import ConfigError, ValidationFailed
+from cursus.errors import ConfigError, CursusError, ValidationFailed
 from cursus.plan import Plan
 
 if TYPE_CHECKING:
@@ -120,11 +120,11 @@ def build(plan: Plan, target: str, allow_sample_data: bool = False, **options: A
         raise ConfigError(
             f"target '{target}': {exc}; it takes {', '.join(takes) or 'no options'}"
         ) from None
-    problems: list[ConfigError] = []
+    problems: list[CursusError] = []
     if target not in MACHINE_TARGETS:  # this machine runs what only it can (and pays no import)
         from cursus.core.portability import refusals, region_refusals
 
-        problems = refusals(plan.local_only, target, allow_sample_data)
+        problems.extend(refusals(plan.local_only, target, allow_sample_data))
         problems += region_refusals(plan.pipeline.get("region"), target)
     if problems:
         raise problems[0] if len(problems) == 1 else ValidationFailed(problems)
@@ -209,7 +209,7 @@ def run_plan(
         hooks=every,
         registry_uri=registry_uri,
     )
-    return runner.run()  # type: ignore[no-any-return]
+    return runner.run()
 
 
 def _prepare_stores(

@@ -74,8 +74,8 @@ def models_list(workspace: str | None, registry_uri: str | None, as_json: bool) 
         return
     click.echo(f"{'NAME':32} {'LATEST':>6} {'VERSIONS':>8}  ALIASES")
     for row in rows:
-        aliases = ", ".join(f"{a}={v}" for a, v in sorted(row["aliases"].items())) or "-"
-        click.echo(f"{row['name']:32} {row['latest_version']:>6} {row['versions']:>8}  {aliases}")
+        pointers = ", ".join(f"{a}={v}" for a, v in sorted(row["aliases"].items())) or "-"
+        click.echo(f"{row['name']:32} {row['latest_version']:>6} {row['versions']:>8}  {pointers}")
 
 
 @models.command("show")

@@ -281,7 +281,7 @@ def deploy(
         raise CursusError("--port applies to the local engines (fastapi, ray), not sagemaker")
     if engine == "ray" and not as_json:
         click.echo(f"starting Ray Serve with {replicas} replica(s); this takes ~20 s", err=True)
-    options = {**aws, "wait": not no_wait}
+    options: dict[str, Any] = {**aws, "wait": not no_wait}
     if not as_json:
         options["on_step"] = lambda message: click.echo(message, err=True)
     record = deploy_model(

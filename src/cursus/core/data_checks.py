@@ -16,7 +16,7 @@ from typing import Any
 
 from cursus.api.dag import PipelineDAG
 from cursus.errors import ConfigError, CursusError
-from cursus.steps.configs import BasePipelineConfig
+from cursus.steps.configs import BasePipelineConfig, DataLoadingConfig
 from cursus.steps.library import step_library
 
 # a local file larger than this is left to the step: validate stays fast
@@ -118,7 +118,14 @@ def source_problems(dag: PipelineDAG, configs: dict[str, BasePipelineConfig]) ->
             continue
         try:
             module = step_library().get("DataLoading").import_script()
-            df = module.read_source(source, config.label_field, config.id_field, config.random_seed)
+            seed = getattr(
+                config, "random_seed", DataLoadingConfig.model_fields["random_seed"].default
+            )
+            label, id_field = (
+                getattr(config, "label_field", "label"),
+                getattr(config, "id_field", None),
+            )
+            df = module.read_source(source, label, id_field, seed)
         except Exception as exc:  # the step reports the same error, with its traceback
             problems.append(ConfigError(f"{where} cannot be read: {exc}"))
             continue

@@ -456,7 +456,7 @@ def _framework_version(
     node: str, cls: type, framework: str, value: Any, put: Any, ctx: _Context
 ) -> None:
     """`framework`: the node's step framework, whose images the version must name."""
-    if "framework_version" not in cls.model_fields:
+    if "framework_version" not in getattr(cls, "model_fields", {}):
         ctx.dropped.add(node, f"framework_version {value!r}: this step runs on its own image")
         return
     known = [image.version for image in get_framework(framework).images]

@@ -24,7 +24,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 try:  # the copy the bento carries
-    from cursus_invoke import ModelServer  # type: ignore[import-not-found]
+    from cursus_invoke import ModelServer
 except ImportError:  # pragma: no cover - imported from the Cursus package itself
     from cursus.mlops.invoke import ModelServer
 

@@ -369,7 +369,7 @@ def apple_silicon_snapshot() -> dict[str, float]:
 
 def _thermal_state() -> dict[str, float]:
     try:
-        from Foundation import NSProcessInfo  # type: ignore[import-not-found]
+        from Foundation import NSProcessInfo
 
         return {"thermal_state": float(NSProcessInfo.processInfo().thermalState())}
     except Exception:  # no pyobjc: pmset says how far the CPU is throttled

@@ -334,7 +334,7 @@ class DataLineage(RunHooks):
             uri = bound.get("uri")
             path = local_path(uri) if uri else None
             if path is not None:
-                found.append((name, uri, content_digest(path), "source"))
+                found.append((name, str(uri), content_digest(path), "source"))
         with self._lock:
             self.inputs += [DataInput(step.name, *item, result.status) for item in found]
 

@@ -22,6 +22,7 @@ import json
 import shutil
 import sys
 import warnings
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -268,7 +269,7 @@ SAVERS = {
 
 
 def _features(
-    given: list[str] | None, found: list[str] | None, count: int | None, what: str
+    given: Sequence[str] | None, found: Sequence[str] | None, count: int | None, what: str
 ) -> list[str]:
     """The feature names: given, else the model's own, else f0..f<n-1>; a given list must have
     the model's width."""

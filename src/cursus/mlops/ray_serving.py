@@ -128,13 +128,12 @@ def serve_forever(
     try:
         serve.start(http_options={"host": HOST, "port": port})
         deployment = serve.deployment(
-            CursusReplica,
             name="model",
             num_replicas=replicas,
             ray_actor_options={"num_cpus": 0},  # replicas share the cores the scheduler has
             max_ongoing_requests=MAX_ONGOING_REQUESTS,
             health_check_period_s=2,
-        )
+        )(CursusReplica)
         serve.run(
             deployment.bind(str(model_dir), model_ref, digest),
             name=APP_NAME,

@@ -25,7 +25,7 @@ GENERATED_MODULE = "cursus.mods.generated"
 def mods_decorator() -> tuple[Callable[..., Callable[[type], type]], bool]:
     """The real `mods` MODSTemplate when importable, else Cursus' own; and which one it is."""
     try:
-        from mods.mods_template import MODSTemplate  # type: ignore[import-not-found]
+        from mods.mods_template import MODSTemplate
 
         return MODSTemplate, True
     except ImportError:
@@ -158,7 +158,7 @@ class MODSPipelineDAGCompiler(PipelineDAGCompiler):
         cls = self.create_decorated_class(dag, **metadata)
         return cls(**self.create_template_params(dag, **kwargs))
 
-    def compile(self, dag: PipelineDAG, target: str = "sagemaker", **kwargs: Any) -> Any:  # type: ignore[override]
+    def compile(self, dag: PipelineDAG, target: str = "sagemaker", **kwargs: Any) -> Any:
         if target == "plan":
             return self.compile_to_plan(dag)
         return self.create_template(dag, **kwargs).generate_pipeline()

@@ -84,7 +84,7 @@ def check_contract(cls: type) -> None:
         raise ConfigError(
             f"template class {cls.__name__} has no generate_pipeline() method; MODS calls it"
         )
-    params = inspect.signature(cls.__init__).parameters
+    params = inspect.signature(cls).parameters  # what building an instance takes
     takes_any = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values())
     if "sagemaker_session" not in params and not takes_any:
         raise ConfigError(

@@ -150,7 +150,8 @@ def recommend_pipelines(
     views = load_index()["views"]
     ranked = []
     for entry in entries(compiler_type):
-        score, reasons = 0.0, []
+        score = 0.0
+        reasons: list[str] = []
         if framework is not None:
             if entry["framework"] == framework:
                 score, reasons = score + 3, [*reasons, f"framework {framework}"]

@@ -281,13 +281,22 @@ class RiskTableMappingConfig(BasePipelineConfig):
     )
 
 
+SelectionMethod = Literal[
+    "variance", "correlation", "mutual_info", "f_test", "random_forest", "lasso"
+]
+DEFAULT_SELECTION_METHODS: tuple[SelectionMethod, ...] = (
+    "variance",
+    "correlation",
+    "mutual_info",
+    "random_forest",
+)
+
+
 class FeatureSelectionConfig(BasePipelineConfig):
     """Keep the features several selection methods agree on, fitted on the training split."""
 
-    selection_methods: list[
-        Literal["variance", "correlation", "mutual_info", "f_test", "random_forest", "lasso"]
-    ] = Field(
-        default_factory=lambda: ["variance", "correlation", "mutual_info", "random_forest"],
+    selection_methods: list[SelectionMethod] = Field(
+        default_factory=lambda: list(DEFAULT_SELECTION_METHODS),
         min_length=1,
         description="statistical (variance, correlation, mutual_info, f_test) and model-based "
         "(random_forest, lasso) methods; each votes for its top features",

@@ -68,7 +68,9 @@ def start_without_main(start: Any) -> None:
     server, started by the first step process, would import the parent's main script too)."""
     main = sys.modules["__main__"]
     with _START_LOCK:
-        saved = {k: main.__dict__[k] for k in ("__spec__", "__file__") if k in main.__dict__}
+        saved: dict[str, Any] = {
+            k: main.__dict__[k] for k in ("__spec__", "__file__") if k in main.__dict__
+        }
         main.__dict__["__spec__"] = None
         main.__dict__.pop("__file__", None)
         try:

@@ -839,7 +839,7 @@ def _inside(base: Path, name: str) -> Path:
     return base / name
 
 
-_contexts: dict[frozenset[str], Any] = {}
+_contexts: dict[str, Any] = {}
 
 
 def _context(frameworks: Iterable[str]) -> Any:

@@ -123,7 +123,7 @@ class ArtifactStore:
 
 
 def _remove(path: Path) -> None:
-    def _writable(func, p, _exc):  # type: ignore[no-untyped-def]
+    def _writable(func, p, _exc):
         os.chmod(p, stat.S_IRWXU)
         func(p)
 

@@ -318,6 +318,8 @@ def _summary(summary: dict[str, Any]) -> dict[str, Any]:
     return {
         "execution_arn": summary.get("PipelineExecutionArn"),
         "status": summary.get("PipelineExecutionStatus"),
-        "started": started.isoformat() if hasattr(started, "isoformat") else started,
+        "started": started.isoformat()
+        if started is not None and hasattr(started, "isoformat")
+        else started,
         "display_name": summary.get("PipelineExecutionDisplayName"),
     }

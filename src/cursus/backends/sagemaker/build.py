@@ -276,7 +276,11 @@ class _Builder:
         retries = step.settings.retries
         if retries:
             interval = max(1, round(step.settings.retry_backoff_seconds))
-            policy = {"max_attempts": retries, "interval_seconds": interval, "backoff_rate": 2.0}
+            policy: dict[str, Any] = {
+                "max_attempts": retries,
+                "interval_seconds": interval,
+                "backoff_rate": 2.0,
+            }
             policies: list[Any] = [
                 StepRetryPolicy(
                     exception_types=[

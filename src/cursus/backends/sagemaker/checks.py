@@ -110,7 +110,7 @@ def _check_names(plan: Plan, steps: list[dict[str, Any]]) -> list[str]:
         problems.append(
             f"pipeline name {name!r} does not match SageMaker's ^[a-zA-Z0-9](-*[a-zA-Z0-9]){{0,255}}$"
         )
-    names = [s.get("Name") for s in steps]
+    names = [str(s.get("Name") or "") for s in steps]  # a step with no name is reported below
     for step_name in sorted({n for n in names if names.count(n) > 1}):
         problems.append(f"step name {step_name} is used by more than one step")
     for step_name in names:

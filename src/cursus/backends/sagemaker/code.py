@@ -116,9 +116,9 @@ def source_bundle(
     wheels: Sequence[Path] = (),
 ) -> CodeObject:
     """The `sourcedir.tar.gz` of one step, at its content-addressed S3 URI."""
-    files = bundle_files(folder, files, requirements, wheels)
-    uri = f"{code_prefix(bucket, pipeline_name)}{content_digest(files)}/{SOURCE_ARCHIVE}"
-    return CodeObject(uri, tar_gz(files))
+    bundled = bundle_files(folder, files, requirements, wheels)
+    uri = f"{code_prefix(bucket, pipeline_name)}{content_digest(bundled)}/{SOURCE_ARCHIVE}"
+    return CodeObject(uri, tar_gz(bundled))
 
 
 def launcher(

@@ -89,7 +89,7 @@ def _check_pipeline(plan: Plan, role: str | None, problems: list[CursusError]) -
     }
     if any(v is None for v in found.values()):
         return None
-    return Target(**found)
+    return Target(**{k: str(v) for k, v in found.items()})  # none of them is None
 
 
 def _shared(problem: str) -> str:

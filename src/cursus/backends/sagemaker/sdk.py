@@ -93,7 +93,7 @@ class OfflineS3:
     def __call__(self, request: Any, event_name: str = "", **_: Any) -> Any:
         from botocore.awsrequest import AWSResponse
 
-        _, service, operation = [*event_name.split("."), "", ""][:3]
+        _event, service, operation = [*event_name.split("."), "", ""][:3]
         if service != "s3":
             raise OfflineCallError(
                 f"compiling is offline, but the SageMaker SDK called {service}.{operation}; "
@@ -190,7 +190,7 @@ def quiet_sdk() -> Iterator[None]:
     resolver = sagemaker.utils._botocore_resolver
     sdk_logger.setLevel(logging.ERROR)
     telemetry_logging._send_telemetry_request = _no_telemetry
-    sagemaker.estimator.TensorBoardApp = _NoApp
+    setattr(sagemaker.estimator, "TensorBoardApp", _NoApp)  # noqa: B010 - a class, patched
     sagemaker.utils._botocore_resolver = _endpoint_resolver
     try:
         with warnings.catch_warnings():
@@ -200,7 +200,7 @@ def quiet_sdk() -> Iterator[None]:
             yield
     finally:
         telemetry_logging._send_telemetry_request = send
-        sagemaker.estimator.TensorBoardApp = tensorboard_app
+        setattr(sagemaker.estimator, "TensorBoardApp", tensorboard_app)  # noqa: B010
         sagemaker.utils._botocore_resolver = resolver
         sdk_logger.setLevel(level)
 

@@ -665,7 +665,8 @@ def start_values(
     """The values given at start as their parameters' declared types (a start sends every value
     as text), and, by parameter, why a value is not of its type."""
     declared = {p.get("Name"): p.get("Type", "String") for p in definition.get("Parameters", [])}
-    values, problems = {}, {}
+    values: dict[str, Any] = {}
+    problems: dict[str, str] = {}
     for name, value in given.items():
         kind, text = declared.get(name, "String"), _text(value)
         if kind == "Boolean":

@@ -128,9 +128,9 @@ def combine(scores: dict[str, np.ndarray], n: int, strategy: str, allowed: np.nd
     if strategy == "rank":
         return sorted(candidates, key=lambda i: (mean_rank[i], i))
     if strategy == "union":
-        chosen = [i for i in candidates if votes[i] > 0]
+        chosen = [int(i) for i in candidates if votes[i] > 0]
     else:
-        chosen = [i for i in candidates if votes[i] == len(scores)]
+        chosen = [int(i) for i in candidates if votes[i] == len(scores)]
     return sorted(chosen, key=lambda i: (mean_rank[i], i))
 
 
