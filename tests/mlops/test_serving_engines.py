@@ -247,6 +247,9 @@ def test_stopping_ray_leaves_no_ray_process(engines: dict[str, Any], project: Pr
     stopped = _invoke("deployments", "stop", "with-ray", "--workspace", str(project.workspace))
     assert stopped.exit_code == 0 and "with-ray: stopped" in stopped.output
     assert serving.session_members(record["pid"]) == []
+    from cursus.mlops.ray_serving import ray_temp_root
+
+    assert not list(ray_temp_root().glob(f"session_*_{record['pid']}"))  # its logs and sockets
     with pytest.raises(httpx.HTTPError):
         httpx.get(f"{record['url']}/ping", timeout=2)
 

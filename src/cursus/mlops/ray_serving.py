@@ -106,6 +106,30 @@ def ray_environment() -> dict[str, str]:
     }
 
 
+def ray_temp_root() -> Path:
+    """Where Ray keeps its sessions: RAY_TMPDIR, else TMPDIR (Linux), else /tmp; then ray/."""
+    import tempfile
+
+    return Path(os.environ.get("RAY_TMPDIR") or tempfile.gettempdir()) / "ray"
+
+
+def remove_ray_session(pid: int) -> list[Path]:
+    """Delete the session folders Ray kept for the deployment process `pid` (logs and sockets,
+    `<RAY_TMPDIR or /tmp>/ray/session_<date>_<time>_<pid>`), once its Ray has stopped."""
+    import shutil
+
+    root = ray_temp_root()
+    removed = []
+    for folder in root.glob(f"session_*_{int(pid)}"):
+        if folder.is_dir() and not folder.is_symlink():
+            shutil.rmtree(folder, ignore_errors=True)
+            removed.append(folder)
+    latest = root / "session_latest"
+    if latest.is_symlink() and not latest.exists():  # it pointed at one of those
+        latest.unlink(missing_ok=True)
+    return removed
+
+
 def serve_forever(
     model_dir: Path, port: int, replicas: int, model_ref: str, digest: str, num_cpus: int
 ) -> None:

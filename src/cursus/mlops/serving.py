@@ -525,6 +525,10 @@ def stop_deployment(project: Project, name: str) -> dict[str, Any]:
         # this pid, nothing of the deployment's session is left to sweep
         if was_alive or not _pid_exists(pid):
             left = _sweep_session(pid, record.get("process_started"))
+        if _engine(record) == "ray":
+            from cursus.mlops.ray_serving import remove_ray_session
+
+            remove_ray_session(pid)
     _record_path(project, name).unlink(missing_ok=True)
     shutil.rmtree(_deployment_folder(project, name), ignore_errors=True)
     return {**record, "stopped": was_alive, "killed_leftovers": left}

@@ -240,3 +240,46 @@ def test_orchestrator_run_ids_and_project_names_pass_the_one_name_check():
         check_project_name("../x")
     with pytest.raises(MLOpsError, match=r"no '\.'"):
         check_project_name("a.b")  # the '.' separates a project's prefix from a model name
+
+
+def test_two_steps_replacing_one_damaged_artifact_at_once_both_succeed(tmp_path):
+    """Two steps of one run often make the same artifact (the schema of two splits of one table).
+    When its stored copy is damaged, both recompute it and both commit it, at the same moment:
+    the replacement must not trip the other commit (it did: FileNotFoundError, a failed step)."""
+    import threading
+
+    from cursus.backends.local.store import ArtifactStore
+
+    store = ArtifactStore(tmp_path / "artifacts")
+    files = {f"part-{i}.json": f'{{"column": {i}}}' * 200 for i in range(30)}
+
+    def output(name: str) -> Path:
+        folder = tmp_path / name
+        folder.mkdir()
+        for file_name, text in files.items():
+            (folder / file_name).write_text(text)
+        return folder
+
+    digest = store.commit(output("first"))
+    failures: list[BaseException] = []
+    for attempt in range(40):
+        stored = store.path(digest)
+        stored.chmod(0o755)
+        (stored / "part-0.json").unlink()  # damaged: both steps find out and replace it
+        folders = [output(f"a{attempt}"), output(f"b{attempt}")]
+        start = threading.Barrier(2)
+
+        def commit(folder: Path, start: threading.Barrier = start) -> None:
+            start.wait()
+            try:
+                assert store.commit(folder) == digest
+            except BaseException as exc:
+                failures.append(exc)
+
+        threads = [threading.Thread(target=commit, args=(f,)) for f in folders]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        assert not failures, f"attempt {attempt}: {failures[0]!r}"
+        assert store.verify(digest, full=True)

@@ -9,12 +9,15 @@ without any write are only caught by `verify(full=True)`.)
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import hashlib
 import json
 import os
 import shutil
 import stat
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
 
 CHUNK = 1 << 20
@@ -71,8 +74,22 @@ class ArtifactStore:
         return self.objects / digest
 
     def commit(self, folder: Path) -> str:
-        """Move `folder` into the store; returns its digest. Safe when several runs commit the same content."""
+        """Move `folder` into the store; returns its digest. Safe when several steps or runs
+        commit the same content at once: the check, the replacement of a damaged copy and the
+        move are done under a lock per digest (two steps of one run often make the same
+        artifact, such as the schema of two splits of one table)."""
         digest = tree_digest(folder)
+        with self._locked(digest):
+            return self._commit(folder, digest)
+
+    @contextlib.contextmanager
+    def _locked(self, digest: str) -> Iterator[None]:
+        # 256 lock files, by the digest's first byte; the kernel drops a killed holder's lock
+        with open(self.objects / f".lock-{digest[:2]}", "a") as handle:
+            fcntl.flock(handle, fcntl.LOCK_EX)
+            yield
+
+    def _commit(self, folder: Path, digest: str) -> str:
         target = self.path(digest)
         if target.exists() and self.verify(digest):
             _remove(folder)
@@ -108,9 +125,12 @@ class ArtifactStore:
                     return True
             except (OSError, json.JSONDecodeError):
                 pass
-        ok = tree_digest(target) == digest
-        if ok:
-            self._write_manifest(digest)
+        try:
+            ok = tree_digest(target) == digest
+            if ok:
+                self._write_manifest(digest)
+        except FileNotFoundError:  # another process is replacing this damaged copy
+            return False
         return ok
 
     def discard(self, digest: str) -> None:
