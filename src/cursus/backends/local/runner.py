@@ -140,7 +140,9 @@ class LocalRunner:
         )
         self._call("before_pipeline_run", run_id, self.plan)
         results: dict[str, StepResult] = {}
-        self._may_prewarm = self._may_fork_spares = True
+        self._may_prewarm = True
+        # CURSUS_SPARE_PROCESSES=0: every step forks when it starts (as before spares existed)
+        self._may_fork_spares = os.environ.get("CURSUS_SPARE_PROCESSES", "1") != "0"
         self._spare_budget = len(self.plan.steps)
         try:
             self._schedule(run_id, run_dir, results)
