@@ -130,8 +130,17 @@ def assert_clean(code: int, output: str, exception: BaseException | None) -> Non
 FUZZ = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
+def _with_binding_named(name: str) -> dict[str, Any]:
+    data = json.loads(json.dumps(GOOD_CONFIG))
+    data["configuration"]["shared"]["input_bindings"] = {name: None}
+    return data
+
+
 @FUZZ
 @given(config=mutated_config(), dag=mutated_dag())
+# found by this test in CI: a field named "\x85" (NEL) split an error line, as \u2028 would
+@example(config=_with_binding_named("\x85"), dag=GOOD_DAG)
+@example(config=_with_binding_named("a\u2028b"), dag=GOOD_DAG)
 def test_any_mutation_of_a_config_and_a_dag_is_validated_cleanly(config: Any, dag: Any) -> None:
     assert_clean(*validate(json.dumps(config), json.dumps(dag)))
 

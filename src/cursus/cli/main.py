@@ -30,7 +30,13 @@ class CursusGroup(click.Group):
             ctx.exit(exc.exit_code)
 
 
-_CONTROL = {c: f"\\x{c:02x}" for c in (*range(32), 127)} | {13: "\\r", 9: "\\t", 10: "\\n"}
+# C0 and C1 controls, and the Unicode line and paragraph separators: str.splitlines() and
+# terminals break lines at \x85, \u2028 and \u2029 too
+_CONTROL = (
+    {c: f"\\x{c:02x}" for c in (*range(32), *range(127, 160))}
+    | {0x2028: "\\u2028", 0x2029: "\\u2029"}
+    | {13: "\\r", 9: "\\t", 10: "\\n"}
+)
 
 
 def one_line(text: str, keep_newlines: bool = False) -> str:
