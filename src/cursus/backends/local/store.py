@@ -94,8 +94,8 @@ class ArtifactStore:
         if target.exists() and self.verify(digest):
             _remove(folder)
             return digest
-        if target.exists():  # a corrupt copy: replace it
-            self.discard(digest)
+        if target.exists():  # a corrupt copy: replace it (this commit holds the lock)
+            self._discard(digest)
         for path in _files(folder):
             path.chmod(stat.S_IRUSR | stat.S_IRGRP | stat.S_IROTH)
         try:
@@ -134,10 +134,19 @@ class ArtifactStore:
         return ok
 
     def discard(self, digest: str) -> None:
+        """Remove a stored object (a damaged one), under its digest's lock: a step's cache
+        lookup and another step's commit may both find the same damaged copy."""
+        with self._locked(digest):
+            self._discard(digest)
+
+    def _discard(self, digest: str) -> None:
         target = self.path(digest)
-        if target.exists():
-            trash = self.objects / f".trash-{uuid.uuid4().hex}"
+        trash = self.objects / f".trash-{uuid.uuid4().hex}"
+        try:
             os.rename(target, trash)
+        except FileNotFoundError:  # gone already
+            pass
+        else:
             _remove(trash)
         (self.objects / f"{digest}.manifest.json").unlink(missing_ok=True)
 
