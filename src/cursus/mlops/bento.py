@@ -80,14 +80,11 @@ def export_bento(
     project: Project, model_ref: str, name: str | None = None, on_step: Any = None
 ) -> dict[str, Any]:
     """Store the packaged model in BentoML's model store and build its bento; returns the tags."""
-    try:
-        import bentoml
-        from bentoml.exceptions import NotFound
-    except ImportError:
-        raise MLOpsError(
-            "BentoML is not installed; `pip install 'cursus-ml-pipelines[serving]'` adds it"
-        ) from None
-    from cursus.mlops.serving import resolve_model, sha256_file, unpack
+    from cursus.mlops.serving import require_extra, resolve_model, sha256_file, unpack
+
+    require_extra("bentoml", "BentoML")
+    import bentoml
+    from bentoml.exceptions import NotFound
 
     say = on_step or (lambda message: None)
     archive = resolve_model(project, model_ref)

@@ -325,9 +325,7 @@ def deploy_model(
 
         record = create_endpoint(archive, digest, name, replicas=replicas, **(sagemaker or {}))
         record.update(project=project.name, model_ref=model_ref, archive=str(archive))
-        _record_path(project, name).parent.mkdir(parents=True, exist_ok=True)
-        _record_path(project, name).write_text(json.dumps(record, indent=2, sort_keys=True) + "\n")
-        return record
+        return _write_record(project, record)
     if port is not None and not _port_free(port):
         raise MLOpsError(f"port {port} on {HOST} is taken; pass another --port or none")
     port = port or _pick_port(project)
@@ -340,7 +338,7 @@ def deploy_model(
     module, timeout = "cursus.mlops.serving", START_TIMEOUT
     extra: list[str] = []
     if engine == "ray":
-        _require("ray.serve", "Ray Serve")
+        require_extra("ray.serve", "Ray Serve")
         from cursus.mlops.ray_serving import ray_environment
 
         env.update(ray_environment())
@@ -379,12 +377,18 @@ def deploy_model(
         "model_dir": str(model_dir),
         "log": str(log_path),
     }
-    path = _record_path(project, name)
+    return _write_record(project, record)
+
+
+def _write_record(project: Project, record: dict[str, Any]) -> dict[str, Any]:
+    path = _record_path(project, record["name"])
+    path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(record, indent=2, sort_keys=True) + "\n")
     return record
 
 
-def _require(module: str, what: str) -> None:
+def require_extra(module: str, what: str) -> None:
+    """A clear error when the `serving` extra's `module` (BentoML, Ray Serve) is missing."""
     if importlib.util.find_spec(module.split(".")[0]) is None:
         raise MLOpsError(
             f"{what} is not installed; `pip install 'cursus-ml-pipelines[serving]'` adds it"

@@ -599,8 +599,8 @@ class LocalRunner:
 
     def _fork_spares(self) -> None:
         """Fork spares until there is one per worker (no more than the steps still to come);
-        a spare waits on its pipe and runs the
-        request it gets, or exits when the runner closes the pipe (or dies)."""
+        a spare waits on its pipe and runs the request it gets, or exits when the runner closes
+        the pipe (or dies)."""
         ctx = _context(self._frameworks())
         while True:
             with self._spare_lock:
@@ -635,13 +635,7 @@ class LocalRunner:
             refilling.join(10)
         with self._spare_lock:
             left, self._spares = self._spares, []
-        for _proc, conn in left:
-            conn.close()
-        for proc, _ in left:
-            proc.join(5)
-            if proc.is_alive():
-                proc.kill()
-                proc.join()
+        _end_waiting(left)
 
     # ------------------------------------------------------------------ warm step processes
 
@@ -688,13 +682,7 @@ class LocalRunner:
         with self._warm_lock:
             left, self._warm = list(self._warm.values()), {}
             self._may_prewarm = False
-        for _proc, conn in left:
-            conn.close()  # the process reads end-of-input and exits
-        for proc, _ in left:
-            proc.join(5)
-            if proc.is_alive():
-                proc.kill()
-                proc.join()
+        _end_waiting(left)
 
     def _exit_by(
         self,
@@ -858,6 +846,18 @@ def _context(frameworks: Iterable[str]) -> Any:
             )
             _contexts["forkserver"] = ctx
         return _contexts["forkserver"]
+
+
+def _end_waiting(processes: list[tuple[Any, Any]]) -> None:
+    """End step processes that wait for a request no step sent (warm or spare): each reads
+    end-of-input on its closed pipe and exits, or is killed after 5 s."""
+    for _proc, conn in processes:
+        conn.close()
+    for proc, _ in processes:
+        proc.join(5)
+        if proc.is_alive():
+            proc.kill()
+            proc.join()
 
 
 def start_fork_server(frameworks: Iterable[str] = ()) -> None:
