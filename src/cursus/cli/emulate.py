@@ -137,7 +137,7 @@ def twins_list(as_json: bool) -> None:
 def twins_build(names: tuple[str, ...], skip_missing_python: bool) -> None:
     """Build twins (all that can be built here when no NAME is given). Each needs its image's
     Python (pyenv's, or python3.9 on PATH) and installs its pins from PyPI."""
-    from cursus.backends.sagemaker.twins import TWINS, NoInterpreter, build_twin
+    from cursus.backends.sagemaker.twins import TWINS, NoInterpreter, build_twin, twin_python
 
     by_name = {t.name: t for t in TWINS.values()}
     unknown = sorted(set(names) - set(by_name))
@@ -148,6 +148,8 @@ def twins_build(names: tuple[str, ...], skip_missing_python: bool) -> None:
         if twin.unavailable and not names:
             click.echo(f"{twin.name}: skipped: {twin.unavailable}")
             continue
+        if twin_python(twin) is None:
+            click.echo(f"{twin.name}: building (its pins, then byte-compiled; ~30 s)...", err=True)
         try:
             click.echo(f"{twin.name}: {build_twin(twin)}")
         except NoInterpreter as exc:

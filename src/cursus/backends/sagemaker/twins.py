@@ -129,6 +129,35 @@ def twin_python(twin: Twin, root: Path | None = None) -> Path | None:
     return python if (folder / READY_FILE).is_file() and python.exists() else None
 
 
+def _compile_bytecode(folder: Path) -> None:
+    """Byte-compile the twin's packages, as pip does when an image is built. Without it every
+    job, which runs with PYTHONDONTWRITEBYTECODE as the emulator sets it, compiled pandas and
+    scikit-learn from source again: 2-4 s more per step, twice the time of a whole emulation."""
+    python = folder / "bin" / "python"
+    done = subprocess.run(
+        [str(python), "-m", "compileall", "-q", "-j", "0", str(folder / "lib")],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    # compileall exits 1 for a file that does not compile (a package's Python 2 test data):
+    # the rest is compiled all the same, and such a file is never imported
+    if done.returncode not in (0, 1):
+        raise TwinUnavailable(
+            f"twin {folder.name}: byte-compiling its packages failed: {done.stderr.strip()[-500:]}"
+        )
+    record = json.loads((folder / READY_FILE).read_text())
+    record["bytecode"] = True
+    (folder / READY_FILE).write_text(json.dumps(record, indent=2) + "\n")
+
+
+def _has_bytecode(folder: Path) -> bool:
+    try:
+        return bool(json.loads((folder / READY_FILE).read_text()).get("bytecode"))
+    except (OSError, ValueError, AttributeError):
+        return False
+
+
 def require_twin(twin: Twin, root: Path | None = None) -> Path:
     """The twin's interpreter, or an error that says how to get it."""
     if twin.unavailable:
@@ -195,6 +224,8 @@ def build_twin(twin: Twin, root: Path | None = None) -> Path:
         raise TwinUnavailable(f"twin {twin.name}: cannot be built here: {twin.unavailable}")
     ready = twin_python(twin, root)
     if ready is not None:
+        if not _has_bytecode(ready.parent.parent):  # built before twins were byte-compiled
+            _compile_bytecode(ready.parent.parent)
         return ready
     interpreter = find_interpreter(twin.python)
     folder = twin_dir(twin, root)
@@ -221,4 +252,5 @@ def build_twin(twin: Twin, root: Path | None = None) -> Path:
             )
     record = {"twin": twin.name, "python": twin.python, "packages": list(twin.packages)}
     (folder / READY_FILE).write_text(json.dumps(record, indent=2) + "\n")
+    _compile_bytecode(folder)
     return folder / "bin" / "python"
