@@ -26,16 +26,18 @@ from cursus.backends.local.records import RunRecords
 CURSUS = [sys.executable, "-m", "cursus"]
 
 
-def _settle(root: Path, timeout: float = 60.0) -> None:
+def _settle(root: Path, timeout: float = 120.0) -> None:
     """Wait until no writer holds a WAL open and the tree stops changing."""
     deadline = time.monotonic() + timeout
     previous = None
     while time.monotonic() < deadline:
         current = snapshot(root)
-        if current == previous and not list(root.glob("*.db-wal")):
+        wal = list(root.glob("*.db-wal"))
+        if current == previous and not wal:
             return
         previous = current
         time.sleep(0.5)
+    pytest.fail(f"{root} did not settle in {timeout:.0f} s (open: {[p.name for p in wal]})")
 
 
 @pytest.fixture(scope="session")
@@ -146,6 +148,7 @@ def seeded_workspace(tmp_path_factory: pytest.TempPathFactory) -> dict[str, obje
         log_path="/etc/passwd",
     )
     records.finish_run(xss, "failed", XSS)
+    records.close()  # its open connection would keep runs.db-wal there
     (ws / "deployments").mkdir()
     (ws / "deployments" / "model.json").write_text(
         json.dumps(

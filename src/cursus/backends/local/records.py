@@ -96,6 +96,14 @@ class RunRecords:
         finally:
             db.close()
 
+    def close(self) -> None:
+        """Close this thread's connection (a later call opens a new one). The last connection to
+        close removes the database's -wal and -shm files."""
+        db = getattr(self._local, "db", None)
+        self._local.db = None
+        if db is not None:
+            db.close()
+
     @contextmanager
     def _connect(self) -> Iterator[sqlite3.Connection]:
         """One transaction, on this thread's connection (opened once per thread: opening one
