@@ -26,6 +26,27 @@ from cursus.backends.local.records import RunRecords
 CURSUS = [sys.executable, "-m", "cursus"]
 
 
+def _tracked(root: Path, run_ids: list[str], timeout: float = 120.0) -> None:
+    """Wait until MLflow holds each run as FINISHED: `cursus run` leaves its tracking writer
+    running after it exits, and the tree is quiet while that writer still imports MLflow."""
+    from mlflow import MlflowClient
+
+    client = MlflowClient(f"sqlite:///{root / 'mlflow.db'}")
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        experiment = client.get_experiment_by_name("xgboost-e2e")
+        found = (
+            client.search_runs([experiment.experiment_id], "tags.mlflow.parentRunId IS NULL")
+            if experiment is not None
+            else []
+        )
+        finished = {r.info.run_name for r in found if r.info.status == "FINISHED"}
+        if finished >= set(run_ids):
+            return
+        time.sleep(0.5)
+    pytest.fail(f"the tracking writer did not finish: see {root / 'tracking.log'}")
+
+
 def _settle(root: Path, timeout: float = 120.0) -> None:
     """Wait until no writer holds a WAL open and the tree stops changing."""
     deadline = time.monotonic() + timeout
@@ -79,8 +100,9 @@ def real_workspace(tmp_path_factory: pytest.TempPathFactory) -> dict[str, object
     (ws / "projects" / "fraud.json").write_text(json.dumps(project))
     other = {**project, "name": "empty", "experiment": "nothing-here", "registry_prefix": "empty."}
     (ws / "projects" / "empty.json").write_text(json.dumps(other))
-    _settle(ws)
     ids = sorted(p.name for p in (ws / "runs").iterdir())
+    _tracked(ws, ids)
+    _settle(ws)
     return {"root": ws, "first": ids[0], "second": ids[1]}
 
 
