@@ -100,6 +100,40 @@ def test_a_hand_edited_plan_cannot_reach_outside_its_folders(seed_run, tmp_path,
     assert not Path("/tmp/cursus-escaped").exists()
 
 
+def test_a_script_file_that_links_outside_its_folder_is_refused(seed_run, tmp_path):
+    """A plain name can still leave the folder through a symbolic link: the runner resolves
+    links (and only links) among a step's script files."""
+    unit = seed_run.plan.steps[0].script_folder
+    copy = tmp_path / "unit"
+    copy.mkdir()
+    for entry in unit.iterdir():
+        if entry.is_file():
+            (copy / entry.name).write_bytes(entry.read_bytes())
+    outside = tmp_path / "elsewhere.py"
+    outside.write_text("print('not the step')\n")
+    entry_point = seed_run.plan.steps[0].script["entry_point"]
+    (copy / "inside_link.py").symlink_to(copy / entry_point)
+    (copy / "outside_link.py").symlink_to(outside)
+
+    def use(name):
+        def edit(steps):
+            steps[0]["script"]["folder"] = str(copy)
+            steps[0]["script"]["entry_point"] = name
+
+        return edit
+
+    LocalRunner(_edited_plan(seed_run, tmp_path, use("inside_link.py")), workspace=tmp_path / "a")
+    with pytest.raises(PlanError, match="outside its step unit's folder"):
+        LocalRunner(
+            _edited_plan(seed_run, tmp_path, use("outside_link.py")), workspace=tmp_path / "b"
+        )
+    (copy / entry_point).unlink()  # a link to a file that is gone: missing, not a crash
+    with pytest.raises(PlanError, match="is missing"):
+        LocalRunner(
+            _edited_plan(seed_run, tmp_path, use("inside_link.py")), workspace=tmp_path / "c"
+        )
+
+
 @pytest.mark.parametrize(
     ("edit", "message"),
     [

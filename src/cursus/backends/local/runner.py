@@ -10,10 +10,10 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
-import multiprocessing
 import os
 import shutil
 import signal
+import stat
 import threading
 import time
 import uuid
@@ -23,7 +23,6 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from cursus.backends.local import launch
 from cursus.backends.local.hooks import RunHooks
 from cursus.backends.local.processes import pid_alive
 from cursus.backends.local.records import RunRecords
@@ -525,6 +524,10 @@ class LocalRunner:
         (on a new server; that is no fault of the step's, so it uses none of its retries).
         A step whose process was started early (`_prewarm`) runs there instead.
         """
+        import multiprocessing
+
+        from cursus.backends.local import launch
+
         deadline = time.monotonic() + timeout
         warm = self._take_warm(request["step"])
         if warm is not None:  # started early, its libraries imported: it runs this request
@@ -601,6 +604,8 @@ class LocalRunner:
         """Fork spares until there is one per worker (no more than the steps still to come);
         a spare waits on its pipe and runs the request it gets, or exits when the runner closes
         the pipe (or dies)."""
+        from cursus.backends.local import launch
+
         ctx = _context(self._frameworks())
         while True:
             with self._spare_lock:
@@ -643,6 +648,10 @@ class LocalRunner:
         """Once the run computes its first step, start the registration steps' processes: each
         imports MLflow (~1.7 s) while the steps before it run, instead of after them. A run
         served from the cache starts none."""
+        import multiprocessing
+
+        from cursus.backends.local import launch
+
         if not self._may_prewarm or not self.registry_uri.startswith(("sqlite:", "http")):
             return
         with self._warm_lock:
@@ -697,6 +706,8 @@ class LocalRunner:
         With `done` (the read end of the step's pipe), a step that reports its result written
         and ok counts as exit code 0 at once; all it has left is `os._exit(0)`, and a thread
         collects its real exit meanwhile."""
+        from cursus.backends.local import launch
+
         if done is not None:
             from multiprocessing.connection import wait as wait_for  # not on a cached run's path
 
@@ -760,20 +771,27 @@ class LocalRunner:
 
 def _check_script(step: PlanStep) -> None:
     """The files the plan says a step runs with are plain names inside its unit's folder, and
-    are there."""
+    are there. One lstat per file: a plain name that is not a symbolic link cannot leave the
+    folder, so only a link is resolved (this runs for every step of every run, cached or not)."""
     folder = step.script_folder
+    real_folder: Path | None = None
     for name in dict.fromkeys([step.script["entry_point"], *step.script.get("files", ())]):
         path = folder / name
-        if (
-            "/" in name
-            or name.startswith(".")
-            or not path.resolve().is_relative_to(folder.resolve())
-        ):
+        inside = "/" not in name and not name.startswith(".")
+        try:
+            mode = os.lstat(path).st_mode
+        except (OSError, ValueError):  # missing, or a name with a NUL byte
+            mode = 0
+        if inside and stat.S_ISLNK(mode):
+            real_folder = real_folder or folder.resolve()
+            inside = path.resolve().is_relative_to(real_folder)
+            mode = path.stat().st_mode if path.exists() else 0
+        if not inside:
             raise PlanError(
                 f"step '{step.name}': script file {name!r} is outside its step unit's folder "
                 f"{folder}; recompile the plan with `cursus compile`"
             )
-        if not path.is_file():
+        if not stat.S_ISREG(mode):
             raise PlanError(
                 f"step '{step.name}': script file {path} is missing; the plan was compiled "
                 "against step units that have moved: recompile it with `cursus compile`"
@@ -796,10 +814,10 @@ def _local_files_named_by(env: dict[str, str]) -> dict[str, str]:
             continue
         path = Path(location)
         try:
-            stat = path.stat()
+            info = path.stat()
         except OSError:
             continue
-        memo = (str(path.resolve()), stat.st_size, stat.st_mtime_ns)
+        memo = (str(path.resolve()), info.st_size, info.st_mtime_ns)
         if path.is_dir() or memo not in _file_digests:
             digest = tree_digest(path)
             if path.is_dir():
@@ -834,6 +852,10 @@ _contexts: dict[str, Any] = {}
 
 def _context(frameworks: Iterable[str]) -> Any:
     """The fork-server context, started once per process with the libraries steps need preloaded."""
+    import multiprocessing
+
+    from cursus.backends.local import launch
+
     with _forkserver_lock:
         if "forkserver" not in _contexts:
             modules = list(launch.PRELOAD)
@@ -865,6 +887,8 @@ def start_fork_server(frameworks: Iterable[str] = ()) -> None:
     process does other work (compiling a plan) instead of when the first step starts. Its
     preload is fixed when it starts: `frameworks` says which optional ones it includes."""
     from multiprocessing import forkserver
+
+    from cursus.backends.local import launch
 
     _context(frameworks)
     launch.start_without_main(forkserver.ensure_running)
