@@ -92,6 +92,17 @@ class RunResult:
         return {**asdict(self), "steps": {k: asdict(v) for k, v in self.steps.items()}}
 
 
+@dataclass
+class _Lookup:
+    """What the scheduler found for a step before it is computed (LocalRunner._look_up)."""
+
+    started: float
+    input_paths: dict[str, str] = field(default_factory=dict)
+    key: str = ""
+    result: StepResult | None = None  # cached, or failed: nothing to compute
+    overhead: dict[str, float] = field(default_factory=dict)
+
+
 class LocalRunner:
     def __init__(
         self,
@@ -208,28 +219,38 @@ class LocalRunner:
         return result
 
     def _schedule(self, run_id: str, run_dir: Path, results: dict[str, StepResult]) -> None:
+        """Dispatch each step once its dependencies are done. The scheduler looks a step up in
+        the cache itself (a few file checks and one query) and hands only the steps that must be
+        computed to the thread pool: a fully cached run starts no thread."""
         steps = {s.name: s for s in self.plan.steps}
         pending = list(steps)
         running: dict[Future[StepResult], str] = {}
         with ThreadPoolExecutor(self.workers, thread_name_prefix="cursus-step") as pool:
             while pending or running:
-                for name in [n for n in pending if all(d in results for d in steps[n].depends_on)]:
+                ready = [n for n in pending if all(d in results for d in steps[n].depends_on)]
+                for name in ready:
                     pending.remove(name)
-                    if all(results[d].ok for d in steps[name].depends_on):
-                        running[
-                            pool.submit(self._execute, run_id, run_dir, steps[name], results)
-                        ] = name
-                    else:
-                        bad = [d for d in steps[name].depends_on if not results[d].ok]
+                    step = steps[name]
+                    bad = [d for d in step.depends_on if not results[d].ok]
+                    if bad:
                         results[name] = StepResult(
                             name, "skipped", error=f"upstream {', '.join(bad)} did not succeed"
                         )
                         self.records.update_step(
                             run_id, name, status="skipped", error=results[name].error
                         )
-                        self._call("after_step_run", run_id, steps[name], results[name])
-                if not running:
-                    continue
+                        self._call("after_step_run", run_id, step, results[name])
+                        continue
+                    lookup = self._look_up(run_id, step, results)
+                    if lookup.result is not None:  # from the cache, or failed on a broken input
+                        results[name] = self._finish(run_id, run_dir, step, results, lookup)
+                    else:
+                        future = pool.submit(self._finish, run_id, run_dir, step, results, lookup)
+                        running[future] = name
+                if not running or any(
+                    all(d in results for d in steps[n].depends_on) for n in pending
+                ):
+                    continue  # steps finished here made others ready: dispatch them first
                 done, _ = wait(running, return_when=FIRST_COMPLETED)
                 for future in done:
                     name = running.pop(future)
@@ -240,34 +261,55 @@ class LocalRunner:
     def _execute(
         self, run_id: str, run_dir: Path, step: PlanStep, results: dict[str, StepResult]
     ) -> StepResult:
-        self._call("before_step_run", run_id, step)
-        started = time.time()
-        overhead: dict[str, float] = {}
+        return self._finish(run_id, run_dir, step, results, self._look_up(run_id, step, results))
+
+    def _look_up(self, run_id: str, step: PlanStep, results: dict[str, StepResult]) -> _Lookup:
+        """The step's inputs, cache key and cached result (None: it must be computed); a broken
+        input or store is this step's failure, not the run's crash."""
+        lookup = _Lookup(started=time.time())
+        clock = time.perf_counter()
         try:
-            clock = time.perf_counter()
-            input_paths, input_digests = self._inputs(step, results)
-            key = self._cache_key(step, input_digests)
-            cached = self.use_cache and step.settings.cache
-            result = self._from_cache(step, key) if cached else None
-            overhead["cache_lookup"] = _ms_since(clock)
+            lookup.input_paths, input_digests = self._inputs(step, results)
+            lookup.key = self._cache_key(step, input_digests)
+            if self.use_cache and step.settings.cache:
+                lookup.result = self._from_cache(step, lookup.key)
+        except Exception as exc:
+            lookup.result = StepResult(step.name, "failed", error=f"{type(exc).__name__}: {exc}")
+        lookup.overhead["cache_lookup"] = _ms_since(clock)
+        return lookup
+
+    def _finish(
+        self,
+        run_id: str,
+        run_dir: Path,
+        step: PlanStep,
+        results: dict[str, StepResult],
+        lookup: _Lookup,
+    ) -> StepResult:
+        """Compute the step unless its lookup settled it, then record it and tell the hooks
+        (a step waiting for a worker has not started: the hooks hear of it when it does)."""
+        self._call("before_step_run", run_id, step)
+        overhead, key, result = lookup.overhead, lookup.key, lookup.result
+        started = lookup.started if result is not None else time.time()
+        try:
             if result is None:  # it will run (or wait for a run of it): say so first
                 clock = time.perf_counter()
                 self.records.update_step(run_id, step.name, status="running", started=started)
                 overhead["record"] = _ms_since(clock)
-            if result is None and cached:
-                # another run of the same step and inputs may be in flight: wait for it, and
-                # take its result from the cache rather than computing it twice
-                with self._key_lock(key):
-                    result = self._from_cache(step, key)
-                    if result is None:
-                        result = self._run_with_retries(
-                            run_id, run_dir, step, input_paths, key, results
-                        )
-            elif result is None:
-                result = self._run_with_retries(run_id, run_dir, step, input_paths, key, results)
-        except (
-            Exception
-        ) as exc:  # a broken input or store is this step's failure, not the run's crash
+                if self.use_cache and step.settings.cache:
+                    # another run of the same step and inputs may be in flight: wait for it, and
+                    # take its result from the cache rather than computing it twice
+                    with self._key_lock(key):
+                        result = self._from_cache(step, key)
+                        if result is None:
+                            result = self._run_with_retries(
+                                run_id, run_dir, step, lookup.input_paths, key, results
+                            )
+                else:
+                    result = self._run_with_retries(
+                        run_id, run_dir, step, lookup.input_paths, key, results
+                    )
+        except Exception as exc:  # a broken store is this step's failure, not the run's crash
             result = StepResult(step.name, "failed", error=f"{type(exc).__name__}: {exc}")
         clock = time.perf_counter()
         self.records.update_step(
