@@ -113,6 +113,10 @@ class RunRecords:
             db = sqlite3.connect(self.path, timeout=60, isolation_level=None)
             db.row_factory = sqlite3.Row
             db.execute("PRAGMA busy_timeout=60000")
+            # in WAL mode NORMAL syncs at checkpoints, not at each commit: a killed process
+            # loses nothing, only a power loss may take the last commits (and never corrupts
+            # the file); a run writes a dozen small transactions, each an fsync under FULL
+            db.execute("PRAGMA synchronous=NORMAL")
             self._local.db = db
         try:
             db.execute("BEGIN IMMEDIATE")
