@@ -49,8 +49,23 @@ def tree_digest(root: Path) -> str:
 def _manifest(root: Path) -> dict[str, list[int]]:
     """Size, mtime and ctime of each file: a write changes them, and unlike the mtime, which
     `cp -p`, rsync or `touch -r` put back, the ctime cannot be set back by anyone."""
-    stats = {p.relative_to(root).as_posix(): p.stat() for p in _files(root)}
-    return {rel: [st.st_size, st.st_mtime_ns, st.st_ctime_ns] for rel, st in stats.items()}
+    if root.is_file():
+        st = root.stat()
+        return {root.name: [st.st_size, st.st_mtime_ns, st.st_ctime_ns]}
+    found: dict[str, list[int]] = {}
+    _scan(str(root), "", found)  # os.scandir: each verify of a cached run's inputs runs this
+    return found
+
+
+def _scan(folder: str, prefix: str, found: dict[str, list[int]]) -> None:
+    """The files below `folder` as `_files` sees them (links followed), into `found`."""
+    with os.scandir(folder) as entries:
+        for entry in entries:
+            if entry.is_dir():
+                _scan(entry.path, f"{prefix}{entry.name}/", found)
+            elif entry.is_file():
+                st = entry.stat()
+                found[prefix + entry.name] = [st.st_size, st.st_mtime_ns, st.st_ctime_ns]
 
 
 class ArtifactStore:
