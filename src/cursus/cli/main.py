@@ -15,7 +15,33 @@ from cursus.errors import CursusError, ValidationFailed
 
 
 class CursusGroup(click.Group):
-    """Turns a CursusError into a short message and exit code 2 instead of a traceback."""
+    """Turns a CursusError into a short message and exit code 2 instead of a traceback.
+
+    `parts`: top-level command name -> the modules whose `register(cli)` add it. A part's module
+    is imported when one of its commands is asked for (or listed, by --help), so `cursus run`
+    imports none of the other parts' code."""
+
+    def __init__(self, *args: Any, parts: dict[str, tuple[str, ...]] | None = None, **kw: Any):
+        super().__init__(*args, **kw)
+        self.parts = dict(parts or {})
+        self._loaded: set[str] = set()
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*self.commands, *self.parts})
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name not in self.commands:
+            self.load_part(cmd_name)
+        return self.commands.get(cmd_name)
+
+    def load_part(self, cmd_name: str) -> None:
+        """Import the modules that add command `cmd_name` (nothing for an unknown name)."""
+        import importlib
+
+        for module in self.parts.get(cmd_name, ()):
+            if module not in self._loaded:
+                self._loaded.add(module)
+                importlib.import_module(module).register(self)
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
@@ -46,7 +72,26 @@ def one_line(text: str, keep_newlines: bool = False) -> str:
     return text.translate(table)
 
 
-@click.group(cls=CursusGroup, context_settings={"help_option_names": ["-h", "--help"]})
+# Each part of Cursus with commands of its own keeps them in its own module, which defines
+# `register(cli)` and imports nothing heavy at module level; it is imported when one of its
+# commands is used. tests/cli/test_cli_parts.py checks that this table names what each adds.
+PARTS: dict[str, tuple[str, ...]] = {
+    "models": ("cursus.cli.mlops",),
+    "mlops": ("cursus.cli.mlops",),
+    "data": ("cursus.cli.serving",),
+    "monitor": ("cursus.cli.serving",),
+    "serve": ("cursus.cli.serving",),
+    "deploy": ("cursus.cli.serving",),
+    "deployments": ("cursus.cli.serving",),
+    "sagemaker": ("cursus.cli.sagemaker", "cursus.cli.emulate"),  # emulate adds to its group
+    "catalog": ("cursus.cli.catalog",),
+    "exec-doc": ("cursus.cli.mods",),
+    "step": ("cursus.cli.steprun",),
+    "migrate": ("cursus.cli.migrate",),
+}
+
+
+@click.group(cls=CursusGroup, parts=PARTS, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="cursus-ml-pipelines", prog_name="cursus")
 @click.option(
     "--steps",
@@ -562,30 +607,6 @@ def runs_show(run_id: str, workspace: str | None, as_json: bool) -> None:
             click.echo("      " + ", ".join(f"{k}={v:.4g}" for k, v in s["metrics"].items()))
         if s["error"]:
             click.echo("      " + s["error"].splitlines()[0])
-
-
-# Each part of Cursus with commands of its own keeps them in its own module, which defines
-# `register(cli)` and imports nothing heavy at module level.
-PARTS: tuple[str, ...] = (
-    "cursus.cli.mlops",
-    "cursus.cli.serving",
-    "cursus.cli.sagemaker",
-    "cursus.cli.emulate",  # adds to the sagemaker group
-    "cursus.cli.catalog",
-    "cursus.cli.mods",
-    "cursus.cli.steprun",
-    "cursus.cli.migrate",
-)
-
-
-def _register_parts() -> None:
-    import importlib
-
-    for name in PARTS:
-        importlib.import_module(name).register(cli)
-
-
-_register_parts()
 
 
 def main() -> None:
