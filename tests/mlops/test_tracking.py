@@ -216,6 +216,56 @@ def test_failed_and_skipped_steps_and_failed_runs(
     assert runs["C"].data.tags["status"] == "skipped"
 
 
+def _tracked_in_the_background(
+    tmp_path: Path, uri: str, monkeypatch: pytest.MonkeyPatch, start_after: float
+) -> MLflowTracking:
+    """A one-step run told to a background (process) writer that starts `start_after` in."""
+    from cursus.backends.local import RunResult
+    from cursus.mlops import tracking as tracking_module
+
+    monkeypatch.setattr(tracking_module, "WRITER_START_SECONDS", start_after)
+    step = _step("A")
+    plan = Plan(pipeline={"pipeline_name": "demo"}, dag={"nodes": ["A"]}, steps=[step])
+    tracking = MLflowTracking(uri, experiment="late", workspace=tmp_path / "ws", background=True)
+    tracking.before_pipeline_run("run-1", plan)
+    tracking.before_step_run("run-1", step)
+    tracking.after_step_run("run-1", step, StepResult("A", "cached", attempts=0))
+    assert tracking._writer.proc is None  # type: ignore[union-attr]  # nothing started yet
+    tracking.after_pipeline_run(RunResult("run-1", "succeeded", str(tmp_path), {}, 0.1))
+    return tracking
+
+
+def test_a_run_shorter_than_the_writer_delay_is_written_when_it_ends(
+    tmp_path: Path, new_store: Callable[[Path], str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The writer process (over a second of CPU to import MLflow) starts when the run ends, and
+    writes every event the run buffered meanwhile."""
+    uri = new_store(tmp_path / "store")
+    tracking = _tracked_in_the_background(tmp_path, uri, monkeypatch, start_after=600)
+    assert tracking._writer.proc is not None  # type: ignore[union-attr]  # started by the end
+    assert tracking.wait(timeout=120)
+    client = MlflowClient(uri)
+    (parent,) = client.search_runs(
+        [client.get_experiment_by_name("late").experiment_id], "attributes.run_name = 'run-1'"
+    )
+    assert parent.info.status == "FINISHED"
+    assert runs_of(client, parent.info.run_id)["A"].data.tags["cache_hit"] == "true"
+
+
+def test_a_writer_that_cannot_start_loses_the_tracking_not_the_run(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    def refuse(*args: object, **kwargs: object) -> None:
+        raise OSError("no more processes")
+
+    monkeypatch.setattr(subprocess, "Popen", refuse)
+    tracking = _tracked_in_the_background(
+        tmp_path, f"sqlite:///{tmp_path}/mlflow.db", monkeypatch, start_after=600
+    )
+    assert "cannot start the writer process: no more processes" in caplog.text
+    assert tracking.wait(timeout=1) is False  # its events were never written, and it says so
+
+
 def test_a_store_that_cannot_be_opened_never_fails_the_run(tmp_path: Path) -> None:
     from cursus.backends.local import RunResult
 

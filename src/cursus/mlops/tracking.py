@@ -315,7 +315,7 @@ class MLflowTracking(RunHooks):
             _ProcessWriter(self.tracking_uri, self.workspace / "tracking.log")
             if background
             else _ThreadWriter(_Recorder(self.tracking_uri))
-        )  # started now: MLflow is imported while the pipeline compiles and runs
+        )  # the thread starts now and imports MLflow while the pipeline runs
 
     @property
     def mlflow_run_ids(self) -> dict[str, str]:
@@ -621,48 +621,95 @@ class _ThreadWriter:
                 self.queue.task_done()
 
 
+# the process writer starts this long after its run does, or at the run's end if that is sooner
+WRITER_START_SECONDS = 1.0
+
+
 class _ProcessWriter:
     """Sends events, one JSON line each, to `python -m cursus.mlops.tracking`, which runs in a
-    session of its own (Ctrl-C of the terminal does not reach it) and logs to `log_path`."""
+    session of its own (Ctrl-C of the terminal does not reach it) and logs to `log_path`.
 
-    def __init__(self, uri: str, log_path: Path) -> None:
-        log_path.parent.mkdir(parents=True, exist_ok=True)
+    The process starts `start_after` seconds in, or when the run ends if that is sooner: until
+    then events wait here. A run served from the cache is over before then and shares no core
+    with MLflow's import (over a second of CPU); a longer run's tracking is still written live."""
+
+    def __init__(self, uri: str, log_path: Path, start_after: float | None = None) -> None:
+        self.uri = uri
+        self.log_path = log_path
+        self.proc: subprocess.Popen[bytes] | None = None
+        self._waiting: list[bytes] = []
+        self._closed = False
         self._lock = threading.Lock()
-        with open(log_path, "ab") as out:
-            self.proc = subprocess.Popen(
-                [sys.executable, "-m", "cursus.mlops.tracking", uri],
-                stdin=subprocess.PIPE,
-                stdout=out,
-                stderr=out,
-                start_new_session=True,
-                env={**os.environ, "MLFLOW_DISABLE_TELEMETRY": "true"},
-            )
+        delay = WRITER_START_SECONDS if start_after is None else start_after
+        self._timer = threading.Timer(delay, self._start)
+        self._timer.daemon = True
+        self._timer.start()
 
     @property
     def closed(self) -> bool:
-        return self.proc.stdin is None or self.proc.stdin.closed
+        return self._closed
+
+    def _start(self) -> None:
+        with self._lock:
+            self._start_locked()
+
+    def _start_locked(self) -> None:
+        if self.proc is not None:
+            return
+        try:
+            self.log_path.parent.mkdir(parents=True, exist_ok=True)
+            with open(self.log_path, "ab") as out:
+                self.proc = subprocess.Popen(
+                    [sys.executable, "-m", "cursus.mlops.tracking", self.uri],
+                    stdin=subprocess.PIPE,
+                    stdout=out,
+                    stderr=out,
+                    start_new_session=True,
+                    env={**os.environ, "MLFLOW_DISABLE_TELEMETRY": "true"},
+                )
+        except OSError as exc:  # tracking never fails the run
+            log.warning("MLflow tracking: cannot start the writer process: %s", exc)
+            self._closed = True
+            return
+        waiting, self._waiting = self._waiting, []
+        for line in waiting:
+            self._write(line)
+
+    def _write(self, line: bytes) -> None:
+        stdin: IO[bytes] | None = self.proc.stdin if self.proc else None
+        if stdin is None or stdin.closed:
+            return
+        try:
+            stdin.write(line)
+            stdin.flush()
+        except OSError:  # the writer died; tracking never fails the run
+            pass
 
     def send(self, event: dict[str, Any]) -> None:
         line = (json.dumps(event) + "\n").encode()
         with self._lock:
-            stdin: IO[bytes] | None = self.proc.stdin
-            if stdin is None or stdin.closed:
+            if self._closed:
                 return
-            try:
-                stdin.write(line)
-                stdin.flush()
-            except OSError:  # the writer died; tracking never fails the run
-                pass
+            if self.proc is None:
+                self._waiting.append(line)
+            else:
+                self._write(line)
 
     def close(self, wait: bool) -> None:
         with self._lock:
-            if self.proc.stdin and not self.proc.stdin.closed:
+            self._timer.cancel()
+            if not self._closed:
+                self._start_locked()  # a run shorter than start_after: it starts now
+                self._closed = True
+            if self.proc and self.proc.stdin and not self.proc.stdin.closed:
                 with contextlib.suppress(OSError):
                     self.proc.stdin.close()
         if wait:
             self.wait()
 
     def wait(self, timeout: float | None = None) -> bool:
+        if self.proc is None:  # never started: nothing written, nothing to wait for
+            return not self._waiting
         try:
             self.proc.wait(timeout)
         except subprocess.TimeoutExpired:
