@@ -213,3 +213,20 @@ def test_the_registration_step_ran_in_a_process_started_early(tracked_e2e: Track
     assert "Registration: in a process started early (MLflow imported" in log
     assert tracked_e2e.cached.steps["Registration"].status == "cached"
     assert not [p for p in psutil.Process().children(recursive=True) if "warm" in p.name()]
+
+
+def test_prewarm_opens_the_registry_and_writes_nothing(
+    tmp_path: Path, new_store: Callable[[Path], str]
+) -> None:
+    """What the early process calls: MLflow's stores opened and its first queries compiled,
+    while the store's experiments, runs and models stay as they were."""
+    uri = new_store(tmp_path)
+    client = MlflowClient(uri)
+    before = [e.name for e in client.search_experiments()]
+    step.prewarm({"MODEL_REGISTRY_URI": uri, "MODEL_NAME": "churn"})
+    assert [e.name for e in client.search_experiments()] == before
+    assert client.search_registered_models() == []
+    assert client.search_runs([e.experiment_id for e in client.search_experiments()]) == []
+    step.prewarm({"MODEL_REGISTRY_URI": str(tmp_path / "folder")})  # a folder: nothing to open
+    assert not (tmp_path / "folder").exists()
+    step.prewarm({})
