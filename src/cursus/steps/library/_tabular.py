@@ -1096,6 +1096,11 @@ def load_pyplot() -> Any | None:
     return plt
 
 
+# Margins of a 5 x 5 in plot whose tick and axis labels are fixed words: fig.tight_layout() would
+# draw the figure once more just to measure them, a third of the plot's time (~20 ms).
+SQUARE_PLOT_MARGINS = {"left": 0.15, "right": 0.96, "bottom": 0.11, "top": 0.93}
+
+
 def plot_roc_pr_curves(y: np.ndarray, p: np.ndarray, directory: str | Path) -> bool:
     """Write roc_curve.png and pr_curve.png (with one class only, each says why it has no
     curve); False, with nothing written, when matplotlib is missing."""
@@ -1123,7 +1128,7 @@ def plot_roc_pr_curves(y: np.ndarray, p: np.ndarray, directory: str | Path) -> b
             ax.set(xlabel="Recall", ylabel="Precision", ylim=(0, 1.02))
             ax.legend(loc="lower left")
         ax.set_title(title)
-        fig.tight_layout()
+        fig.subplots_adjust(**SQUARE_PLOT_MARGINS)
         fig.savefig(directory / f"{name}.png", dpi=100)
         plt.close(fig)
     return True

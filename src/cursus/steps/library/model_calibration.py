@@ -31,6 +31,7 @@ from _tabular import (
     MATPLOTLIB_MISSING,
     MULTICLASS,
     PLOTS_SKIPPED,
+    SQUARE_PLOT_MARGINS,
     StepInputError,
     apply_calibration,
     env_int,
@@ -380,7 +381,7 @@ def plot_reliability(
     ax.set_xlim(0, 1)
     ax.set_ylim(0, 1)
     ax.legend(loc="upper left")
-    fig.tight_layout()
+    fig.subplots_adjust(**{**SQUARE_PLOT_MARGINS, "top": 0.96})  # no title
     fig.savefig(path, dpi=100)
     plt.close(fig)
     return True
