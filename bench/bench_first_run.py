@@ -8,8 +8,9 @@ Issue 18's targets, as ratios in one run on this machine:
 - a fully cached re-run as a fresh process (target <= 0.15 s).
 
 Each measurement is a fresh process; the import and the runs alternate, REPEATS times, median
-wall. The machine's empty MLflow store (~/.cache/cursus, or $CURSUS_STORE_CACHE) is built first,
-as any run after a machine's first does. Writes bench/results/first_run.json.
+wall; each waits for the tracking writer of the run before it to finish. The machine's empty
+MLflow store (~/.cache/cursus, or $CURSUS_STORE_CACHE) is built first, as any run after a
+machine's first does. Writes bench/results/first_run.json.
 
     .venv/bin/python bench/bench_first_run.py [--repeats N]
 """
@@ -39,6 +40,23 @@ def timed(command: list[str], cwd: Path) -> float:
     return time.perf_counter() - started
 
 
+def wait_for_writers(root: Path, timeout: float = 60.0) -> None:
+    """A tracked run's MLflow writer outlives `cursus run` (a session of its own, seconds of
+    CPU): wait until no process names a file under `root`, so that it slows no later
+    measurement on this two-core machine."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        busy = False
+        for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
+            try:
+                busy = busy or str(root) in cmdline.read_text(errors="replace")
+            except OSError:
+                continue
+        if not busy:
+            return
+        time.sleep(0.2)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=3)
@@ -64,6 +82,7 @@ def main() -> int:
                 run = [CURSUS, "run", "xgboost_e2e", "-c", str(config), "--workspace", str(ws),
                        "--quiet", *extra]  # fmt: skip
                 times[kind].append(timed(run, root))
+                wait_for_writers(ws)
                 if kind == "untracked":
                     times["cached"].append(timed(run, root))
     med = {k: statistics.median(v) for k, v in times.items()}

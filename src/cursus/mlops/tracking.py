@@ -621,8 +621,11 @@ class _ThreadWriter:
                 self.queue.task_done()
 
 
-# the process writer starts this long after its run does, or at the run's end if that is sooner
-WRITER_START_SECONDS = 1.0
+# The process writer starts this long after its run does, or at the run's end if that is sooner.
+# Its MLflow import is ~2 s of CPU, and a first run of the e2e pipeline (~2.5 s) keeps both cores
+# of a small machine busy: started 1 s in, tracking made that run 13% slower; a run this short is
+# written when it ends (seconds later), a longer one is tracked live from here on.
+WRITER_START_SECONDS = 10.0
 
 
 class _ProcessWriter:
@@ -630,8 +633,8 @@ class _ProcessWriter:
     session of its own (Ctrl-C of the terminal does not reach it) and logs to `log_path`.
 
     The process starts `start_after` seconds in, or when the run ends if that is sooner: until
-    then events wait here. A run served from the cache is over before then and shares no core
-    with MLflow's import (over a second of CPU); a longer run's tracking is still written live."""
+    then events wait here. A short run (a cached one, a first run of a small pipeline) is over
+    before then and shares no core with MLflow's import; a longer run is still tracked live."""
 
     def __init__(self, uri: str, log_path: Path, start_after: float | None = None) -> None:
         self.uri = uri
