@@ -216,6 +216,50 @@ def test_failed_and_skipped_steps_and_failed_runs(
     assert runs["C"].data.tags["status"] == "skipped"
 
 
+def test_a_registration_that_found_no_tracked_run_is_nested_under_its_step(
+    tmp_path: Path, new_store: Callable[[Path], str]
+) -> None:
+    """A short run's writer starts when the run ends, so its Registration step found no MLflow
+    run of its pipeline and gave the version a run of its own; tracking nests that run under
+    the step's and tags the version with both runs."""
+    import dataclasses
+
+    from _mlops_support import make_package
+
+    from cursus.backends.local import RunResult
+    from cursus.steps.library import BUNDLED_LIBRARY
+
+    sys.path.insert(0, str(BUNDLED_LIBRARY))
+    import registration
+
+    uri = new_store(tmp_path / "store")
+    package = make_package(tmp_path / "pkg")
+    out = tmp_path / "registration_output"
+    environ = {"MODEL_NAME": "churn", "MODEL_REGISTRY_URI": uri, "PIPELINE_NAME": "demo",
+               "CURSUS_RUN_ID": "run-1"}  # fmt: skip
+    registration.main({"packaged_model": str(package.parent)}, {"registration_output": str(out)},
+                      environ, {})  # fmt: skip
+    step = dataclasses.replace(
+        _step("Registration"), job_kind="register", outputs={"registration_output": {}}
+    )
+    plan = Plan(pipeline={"pipeline_name": "demo"}, dag={"nodes": [step.name]}, steps=[step])
+    tracking = MLflowTracking(uri, experiment="demo")
+    tracking.before_pipeline_run("run-1", plan)
+    tracking.before_step_run("run-1", step)
+    result = StepResult(step.name, "succeeded", outputs={"registration_output": str(out)})
+    tracking.after_step_run("run-1", step, result)
+    tracking.after_pipeline_run(RunResult("run-1", "succeeded", str(tmp_path), {}, 0.1))
+    assert tracking.errors == []
+    client = mlflow_client(uri)
+    runs = runs_of(client, tracking.mlflow_run_ids["run-1"])
+    version = client.get_model_version("churn", "1")
+    own = client.get_run(version.run_id)
+    assert own.info.run_name == "register-churn"
+    assert own.data.tags["mlflow.parentRunId"] == runs["Registration"].info.run_id
+    assert version.tags["mlflow_run_id"] == runs["parent"].info.run_id
+    assert runs["Registration"].data.tags["registered_model"] == "churn:1"
+
+
 def _tracked_in_the_background(
     tmp_path: Path, uri: str, monkeypatch: pytest.MonkeyPatch, start_after: float
 ) -> MLflowTracking:

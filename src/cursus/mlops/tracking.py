@@ -542,7 +542,11 @@ class _Recorder:
 
     def _link_registration(self, run: str, step_run_id: str, path: str, new: bool) -> None:
         """Tag the run with the model version it registered and, when the step registered it just
-        now (not from cache), the version with the runs."""
+        now (not from cache), the version with the runs.
+
+        A step that found no tracked run of its pipeline (this one's writer starts when a short
+        run ends) gave the version a run of its own; that run is nested under the step's, so
+        the pipeline's run holds the version's source run all the same."""
         try:
             record = json.loads(Path(path).read_text())
         except (OSError, ValueError):
@@ -556,6 +560,11 @@ class _Recorder:
                 self.client.set_model_version_tag(
                     record["name"], str(record["version"]), key, value
                 )
+            own = record.get("mlflow_run_id")
+            if own and own not in (parent, step_run_id):
+                tags = self.client.get_run(own).data.tags
+                if "mlflow.parentRunId" not in tags and tags.get("cursus_run_id") == run:
+                    self.client.set_tag(own, "mlflow.parentRunId", step_run_id)
 
     def _pipeline_end(self, event: dict[str, Any]) -> None:
         parent = self.parents.pop(event["run"])
