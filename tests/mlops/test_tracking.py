@@ -7,6 +7,7 @@ import hashlib
 import json
 import subprocess
 import sys
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -294,6 +295,43 @@ def test_a_run_shorter_than_the_writer_delay_is_written_when_it_ends(
     )
     assert parent.info.status == "FINISHED"
     assert runs_of(client, parent.info.run_id)["A"].data.tags["cache_hit"] == "true"
+
+
+def test_a_run_interrupted_before_the_writer_started_is_tracked_as_killed(
+    tmp_path: Path, new_store: Callable[[Path], str]
+) -> None:
+    """Ctrl-C ends `cursus run` by an exception, and no hook hears of the end: the events that
+    waited for the writer are handed over as the process exits, and the writer marks the runs
+    they left open KILLED."""
+    uri = new_store(tmp_path / "store")
+    code = f"""
+import sys
+sys.path.insert(0, {str(Path(__file__).parent)!r})
+from test_tracking import _step
+from cursus.mlops.tracking import MLflowTracking
+from cursus.plan import Plan
+step = _step("A")
+plan = Plan(pipeline={{"pipeline_name": "demo"}}, dag={{"nodes": ["A"]}}, steps=[step])
+tracking = MLflowTracking({uri!r}, experiment="cut", workspace={str(tmp_path / "ws")!r},
+                          background=True)
+tracking.before_pipeline_run("run-1", plan)
+tracking.before_step_run("run-1", step)
+raise KeyboardInterrupt
+"""
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert "KeyboardInterrupt" in done.stderr
+    client = MlflowClient(uri)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        experiment = client.get_experiment_by_name("cut")
+        found = experiment and client.search_runs([experiment.experiment_id])
+        if found and all(r.info.status == "KILLED" for r in found):
+            break
+        time.sleep(0.2)
+    assert sorted((r.info.run_name, r.info.status) for r in found) == [
+        ("A", "KILLED"),
+        ("run-1", "KILLED"),
+    ]
 
 
 def test_a_writer_that_cannot_start_loses_the_tracking_not_the_run(

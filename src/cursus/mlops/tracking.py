@@ -15,6 +15,7 @@ a process of its own that finishes writing after `cursus run` has returned (the 
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import json
 import logging
@@ -656,6 +657,9 @@ class _ProcessWriter:
         self._timer = threading.Timer(delay, self._start)
         self._timer.daemon = True
         self._timer.start()
+        # a run that ends in an exception (Ctrl-C) tells no hook: what waits here is still
+        # handed over as the process exits, and the writer marks the runs it left open KILLED
+        atexit.register(self.close, False)
 
     @property
     def closed(self) -> bool:
@@ -708,6 +712,7 @@ class _ProcessWriter:
                 self._write(line)
 
     def close(self, wait: bool) -> None:
+        atexit.unregister(self.close)
         with self._lock:
             self._timer.cancel()
             if not self._closed:
