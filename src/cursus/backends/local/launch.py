@@ -128,7 +128,9 @@ def _prewarm(warm: dict[str, Any]) -> None:
             contextlib.redirect_stdout(quiet),
             contextlib.redirect_stderr(quiet),
         ):
-            hook = getattr(load_script(Path(warm["script"])), "prewarm", None)
+            module = load_script(Path(warm["script"]))
+            _prewarmed[warm["script"]] = module
+            hook = getattr(module, "prewarm", None)
             if callable(hook):
                 hook(dict(warm["environ_vars"]))
     except BaseException:  # only a head start lost: the step reports its own errors
@@ -186,13 +188,13 @@ def run_step(request: dict[str, Any]) -> None:
     os._exit(0)
 
 
+# script path -> the module an early process loaded to call its `prewarm`: its step reuses it
+_prewarmed: dict[str, Any] = {}
+
+
 def load_script(script: Path) -> Any:
-    """The step script as a module, its folder on sys.path for its helper modules; loaded once
-    per process (an early process loads it to call its `prewarm`)."""
+    """The step script as a new module, its folder on sys.path for its helper modules."""
     name = f"cursus_step_{script.stem}"
-    loaded = sys.modules.get(name)
-    if loaded is not None and getattr(loaded, "__file__", None) == str(script):
-        return loaded
     if str(script.parent) not in sys.path:
         sys.path.insert(0, str(script.parent))
     spec = importlib.util.spec_from_file_location(name, script)
@@ -210,7 +212,7 @@ def load_script(script: Path) -> Any:
 
 def call_main(request: dict[str, Any]) -> Any:
     script = Path(request["script"])
-    module = load_script(script)
+    module = _prewarmed.pop(str(script), None) or load_script(script)
     if request.get("warm"):
         print(f"[cursus] {request['step']}: in a process started early ({WARM_NOTE})", flush=True)
     print(f"[cursus] {request['step']}: {script.name}.main", flush=True)
