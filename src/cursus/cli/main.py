@@ -521,17 +521,25 @@ def run(
         console = Console(stderr=as_json, soft_wrap=True)
         if not as_json and console.is_terminal:
             hooks.append(LiveProgress(console))
-    result = run_plan(
-        plan,
-        workspace=workspace,
-        workers=workers,
-        use_cache=not no_cache,
-        hooks=hooks,
-        tracking=not no_tracking,
-        tracking_uri=tracking_uri,
-        background_tracking=True,  # written by a process that outlives this one
-        registry_uri=registry_uri,
-    )
+    try:
+        result = run_plan(
+            plan,
+            workspace=workspace,
+            workers=workers,
+            use_cache=not no_cache,
+            hooks=hooks,
+            tracking=not no_tracking,
+            tracking_uri=tracking_uri,
+            background_tracking=True,  # written by a process that outlives this one
+            registry_uri=registry_uri,
+        )
+    except KeyboardInterrupt:
+        click.echo(
+            "interrupted: the run is recorded as interrupted and the steps that finished are "
+            "cached; the same command runs the rest (`cursus runs list` shows it)",
+            err=True,
+        )
+        sys.exit(130)
     if as_json:
         click.echo(json.dumps(result.to_dict(), indent=2, sort_keys=True))
     elif not quiet:
