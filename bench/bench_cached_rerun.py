@@ -29,7 +29,14 @@ import tempfile
 import time
 from pathlib import Path
 
-from _runner_common import compile_plan, load_dag, table, write_config, write_results
+from _runner_common import (
+    compile_plan,
+    load_dag,
+    table,
+    wait_for_writers,
+    write_config,
+    write_results,
+)
 from cursus.backends.local import LocalRunner
 from cursus.targets import run_pipeline
 
@@ -68,22 +75,6 @@ def in_process(fn) -> tuple[float, float, object]:
     cpu, started = time.process_time(), time.perf_counter()
     result = fn()
     return time.perf_counter() - started, time.process_time() - cpu, result
-
-
-def wait_for_writers(root: Path, timeout: float = 60.0) -> None:
-    """The MLflow tracking writer of `cursus run` runs in a session of its own and may outlive the
-    command; wait until no process still names a file under `root`."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        busy = False
-        for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
-            try:
-                busy = busy or str(root) in cmdline.read_text(errors="replace")
-            except OSError:
-                continue
-        if not busy:
-            return
-        time.sleep(0.2)
 
 
 def all_cached(ws: Path) -> bool:

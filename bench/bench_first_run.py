@@ -27,6 +27,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from _runner_common import wait_for_writers
+
 CURSUS = str(Path(sys.executable).with_name("cursus"))
 RESULTS = Path(__file__).resolve().parent / "results" / "first_run.json"
 HEAVY = "import pandas, sklearn, xgboost, pyarrow"
@@ -38,23 +40,6 @@ def timed(command: list[str], cwd: Path) -> float:
     if done.returncode != 0:
         raise SystemExit(f"{' '.join(command)} failed:\n{done.stderr[-2000:]}")
     return time.perf_counter() - started
-
-
-def wait_for_writers(root: Path, timeout: float = 60.0) -> None:
-    """A tracked run's MLflow writer outlives `cursus run` (a session of its own, seconds of
-    CPU): wait until no process names a file under `root`, so that it slows no later
-    measurement on this two-core machine."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        busy = False
-        for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
-            try:
-                busy = busy or str(root) in cmdline.read_text(errors="replace")
-            except OSError:
-                continue
-        if not busy:
-            return
-        time.sleep(0.2)
 
 
 def main() -> int:
