@@ -535,14 +535,17 @@ class LocalRunner:
             for out, digest in results[name].digests.items()
         }
         values = {
-            "run_id": run_id,
-            "model_registry_uri": self.registry_uri,
+            **self._known_before_inputs(run_id),
             "input_digests": json.dumps(lineage, sort_keys=True),
         }
         unknown = set(step.runtime_env.values()) - set(values)
         if unknown:
             raise PlanError(f"step '{step.name}' asks for unknown runtime values {sorted(unknown)}")
         return {env: values[source] for env, source in step.runtime_env.items()}
+
+    def _known_before_inputs(self, run_id: str) -> dict[str, str]:
+        """The runtime values a step's env may take that are known before its inputs exist."""
+        return {"run_id": run_id, "model_registry_uri": self.registry_uri}
 
     def _ancestors(self, name: str) -> list[str]:
         deps = {s.name: s.depends_on for s in self.plan.steps}
@@ -706,7 +709,7 @@ class LocalRunner:
                 if step.job_kind != "register":
                     continue
                 ours, theirs = ctx.Pipe()
-                known = {"run_id": run_id, "model_registry_uri": self.registry_uri}
+                known = self._known_before_inputs(run_id)
                 environ = {
                     **step.env,
                     **{k: known[v] for k, v in step.runtime_env.items() if v in known},
