@@ -1,4 +1,4 @@
-"""Ctrl-C during `cursus run`: a short message saying how to go on, exit code 130, the run
+"""Ctrl-C during `cursus run` and `cursus catalog run`: a short message saying how to go on, exit code 130, the run
 recorded as interrupted, and the same command runs the rest from the cache."""
 
 from __future__ import annotations
@@ -10,6 +10,8 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+
+import pytest
 
 CURSUS = str(Path(sys.executable).with_name("cursus"))
 
@@ -25,13 +27,21 @@ def _finished_steps(db: Path) -> list[str]:
     return [name for (name,) in rows]
 
 
-def test_ctrl_c_stops_the_run_and_the_same_command_resumes_it(tmp_path: Path) -> None:
+COMMANDS = {
+    "run": (["config", "init", "xgboost_e2e"], ["run", "xgboost_e2e", "--quiet"]),
+    "catalog run": (["catalog", "config", "xgboost_simple"], ["catalog", "run", "xgboost_simple"]),
+}
+
+
+@pytest.mark.parametrize("command_name", list(COMMANDS))
+def test_ctrl_c_stops_the_run_and_the_same_command_resumes_it(
+    tmp_path: Path, command_name: str
+) -> None:
+    init, run_args = COMMANDS[command_name]
     config = tmp_path / "config.json"
-    subprocess.run([CURSUS, "config", "init", "xgboost_e2e", "-o", str(config)], check=True,
-                   capture_output=True)  # fmt: skip
+    subprocess.run([CURSUS, *init, "-o", str(config)], check=True, capture_output=True)
     ws = tmp_path / "ws"
-    command = [CURSUS, "run", "xgboost_e2e", "-c", str(config), "--workspace", str(ws),
-               "--quiet", "--no-tracking"]  # fmt: skip
+    command = [CURSUS, *run_args, "-c", str(config), "--workspace", str(ws), "--no-tracking"]
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     run = subprocess.Popen(
         command,

@@ -14,7 +14,7 @@ from typing import Any
 
 import click
 
-from cursus.cli.output import write_or_print
+from cursus.cli.output import ctrl_c_ends_the_run, write_or_print
 from cursus.errors import CursusError
 
 JSON_OPTION = click.option("--json", "as_json", is_flag=True, help="print JSON for machines")
@@ -247,18 +247,19 @@ def run(
 
     console = _console()
     hooks = [LiveProgress(console)] if console.is_terminal and not as_json else []
-    result = utils.run_catalog_pipeline(
-        pipeline_id,
-        config_path,
-        workspace=workspace,
-        workers=workers,
-        use_cache=not no_cache,
-        hooks=hooks,
-        tracking=not no_tracking,
-        tracking_uri=tracking_uri,
-        background_tracking=True,
-        registry_uri=registry_uri,
-    )
+    with ctrl_c_ends_the_run():
+        result = utils.run_catalog_pipeline(
+            pipeline_id,
+            config_path,
+            workspace=workspace,
+            workers=workers,
+            use_cache=not no_cache,
+            hooks=hooks,
+            tracking=not no_tracking,
+            tracking_uri=tracking_uri,
+            background_tracking=True,
+            registry_uri=registry_uri,
+        )
     exported = utils.export_model(result, export_model) if export_model and result.ok else None
     if as_json:
         _print_json({**result.to_dict(), "exported_model": str(exported) if exported else None})

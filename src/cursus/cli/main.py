@@ -10,7 +10,7 @@ from typing import Any
 
 import click
 
-from cursus.cli.output import write_or_print
+from cursus.cli.output import ctrl_c_ends_the_run, write_or_print
 from cursus.errors import CursusError, ValidationFailed
 
 
@@ -521,7 +521,7 @@ def run(
         console = Console(stderr=as_json, soft_wrap=True)
         if not as_json and console.is_terminal:
             hooks.append(LiveProgress(console))
-    try:
+    with ctrl_c_ends_the_run():
         result = run_plan(
             plan,
             workspace=workspace,
@@ -533,13 +533,6 @@ def run(
             background_tracking=True,  # written by a process that outlives this one
             registry_uri=registry_uri,
         )
-    except KeyboardInterrupt:
-        click.echo(
-            "interrupted: the run is recorded as interrupted and the steps that finished are "
-            "cached; the same command runs the rest (`cursus runs list` shows it)",
-            err=True,
-        )
-        sys.exit(130)
     if as_json:
         click.echo(json.dumps(result.to_dict(), indent=2, sort_keys=True))
     elif not quiet:
