@@ -26,7 +26,8 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
+import uuid
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
@@ -638,19 +639,30 @@ class _ThreadWriter:
 WRITER_START_SECONDS = 10.0
 
 
+SPOOL_FOLDER = "tracking-spool"  # next to tracking.log
+
+
 class _ProcessWriter:
     """Sends events, one JSON line each, to `python -m cursus.mlops.tracking`, which runs in a
     session of its own (Ctrl-C of the terminal does not reach it) and logs to `log_path`.
 
-    The process starts `start_after` seconds in, or when the run ends if that is sooner: until
-    then events wait here. A short run (a cached one, a first run of a small pipeline) is over
-    before then and shares no core with MLflow's import; a longer run is still tracked live."""
+    The process starts `start_after` seconds in, or when the run ends if that is sooner. A short
+    run (a cached one, a first run of a small pipeline) is over before then and shares no core
+    with MLflow's import; a longer run is still tracked live.
+
+    Until then events wait in a spool file next to the log, locked (flock) for as long as this
+    process or the writer it hands the file to lives. A run killed before its writer started
+    (kill -9, a closed terminal, the OOM killer) leaves an unlocked spool, and the next tracked
+    run's writer writes it, marking what it left open KILLED (`_claim_orphans`)."""
 
     def __init__(self, uri: str, log_path: Path, start_after: float | None = None) -> None:
         self.uri = uri
         self.log_path = log_path
         self.proc: subprocess.Popen[bytes] | None = None
-        self._waiting: list[bytes] = []
+        self._spool: IO[bytes] | None = None
+        self._spool_path: Path | None = None
+        self._spool_failed = False
+        self._waiting: list[bytes] = []  # where no spool can be written
         self._closed = False
         self._lock = threading.Lock()
         delay = WRITER_START_SECONDS if start_after is None else start_after
@@ -665,6 +677,37 @@ class _ProcessWriter:
     def closed(self) -> bool:
         return self._closed
 
+    @property
+    def spool_folder(self) -> Path:
+        return self.log_path.parent / SPOOL_FOLDER
+
+    def _open_spool(self) -> None:
+        """A new spool, locked before it gets the name that other runs look for."""
+        self._spool_failed = True  # unless all of this works
+        try:
+            import fcntl
+        except ImportError:  # Windows: no advisory locks, events wait in memory
+            return
+        name = f"{os.getpid()}-{uuid.uuid4().hex[:12]}"
+        try:
+            self.spool_folder.mkdir(parents=True, exist_ok=True)
+            partial = self.spool_folder / f".{name}.tmp"
+            handle = open(partial, "wb")  # noqa: SIM115 - held for the writer's lifetime
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                handle.write((json.dumps({"spool": 1, "uri": self.uri}) + "\n").encode())
+                handle.flush()
+                final = self.spool_folder / f"{name}.jsonl"
+                os.replace(partial, final)
+            except OSError:
+                handle.close()
+                raise
+        except OSError as exc:
+            log.debug("MLflow tracking: no spool in %s (%s); events wait in memory",
+                      self.spool_folder, exc)  # fmt: skip
+            return
+        self._spool, self._spool_path, self._spool_failed = handle, final, False
+
     def _start(self) -> None:
         with self._lock:
             self._start_locked()
@@ -672,21 +715,39 @@ class _ProcessWriter:
     def _start_locked(self) -> None:
         if self.proc is not None:
             return
+        handed: list[tuple[str, int, Path]] = []
+        if self._spool is not None and self._spool_path is not None:
+            handed.append(("--own", self._spool.fileno(), self._spool_path))
+        orphans = _claim_orphans(self.spool_folder, self._spool_path)
+        handed += [("--orphan", fd, path) for fd, path in orphans]
+        command = [sys.executable, "-m", "cursus.mlops.tracking", self.uri]
+        for flag, fd, path in handed:
+            command += [flag, f"{fd}:{path}"]
         try:
             self.log_path.parent.mkdir(parents=True, exist_ok=True)
             with open(self.log_path, "ab") as out:
                 self.proc = subprocess.Popen(
-                    [sys.executable, "-m", "cursus.mlops.tracking", self.uri],
+                    command,
                     stdin=subprocess.PIPE,
                     stdout=out,
                     stderr=out,
                     start_new_session=True,
                     env={**os.environ, "MLFLOW_DISABLE_TELEMETRY": "true"},
+                    pass_fds=[fd for _, fd, _ in handed],  # their locks go with them
                 )
         except OSError as exc:  # tracking never fails the run
-            log.warning("MLflow tracking: cannot start the writer process: %s", exc)
+            kept = f"; its events wait in {self._spool_path} for the next tracked run" * bool(
+                self._spool_path
+            )
+            log.warning("MLflow tracking: cannot start the writer process: %s%s", exc, kept)
             self._closed = True
             return
+        finally:  # the writer holds the spools now (or, if it did not start, nobody does)
+            for fd, _ in orphans:
+                os.close(fd)
+            if self._spool is not None:
+                self._spool.close()
+                self._spool = None
         waiting, self._waiting = self._waiting, []
         for line in waiting:
             self._write(line)
@@ -706,10 +767,19 @@ class _ProcessWriter:
         with self._lock:
             if self._closed:
                 return
-            if self.proc is None:
-                self._waiting.append(line)
-            else:
+            if self.proc is not None:
                 self._write(line)
+                return
+            if self._spool is None and not self._spool_failed:
+                self._open_spool()
+            if self._spool is None:
+                self._waiting.append(line)
+                return
+            try:
+                self._spool.write(line)
+                self._spool.flush()  # in the kernel's hands: a kill -9 of this process keeps it
+            except OSError:
+                self._waiting.append(line)
 
     def close(self, wait: bool) -> None:
         atexit.unregister(self.close)
@@ -726,12 +796,66 @@ class _ProcessWriter:
 
     def wait(self, timeout: float | None = None) -> bool:
         if self.proc is None:  # never started: nothing written, nothing to wait for
-            return not self._waiting
+            return not self._waiting and self._spool_path is None
         try:
             self.proc.wait(timeout)
         except subprocess.TimeoutExpired:
             return False
         return True
+
+
+def _claim_orphans(folder: Path, own: Path | None) -> list[tuple[int, Path]]:
+    """The spools in `folder` whose runs died before their writers started, each locked by an
+    open descriptor returned with it. A spool is an orphan when its lock can be taken: the
+    kernel drops a dead process's locks, kill -9 included."""
+    try:
+        import fcntl
+
+        entries = list(os.scandir(folder))
+    except (ImportError, OSError):
+        return []
+    claimed: list[tuple[int, Path]] = []
+    for entry in sorted(entries, key=lambda e: e.name):
+        if own is not None and entry.path == str(own):
+            continue
+        if not entry.name.endswith((".jsonl", ".tmp")):
+            continue
+        try:
+            fd = os.open(entry.path, os.O_RDONLY | os.O_CLOEXEC)
+        except OSError:  # another writer took it and is done with it
+            continue
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            if os.fstat(fd).st_ino != os.stat(entry.path).st_ino:
+                raise FileNotFoundError(entry.path)  # written and removed since it was listed
+            if entry.name.endswith(".tmp"):  # died while creating it: it holds no event yet
+                os.unlink(entry.path)
+                raise FileNotFoundError(entry.path)
+        except OSError:  # its run is alive (or another writer has it), or it is gone
+            os.close(fd)
+            continue
+        claimed.append((fd, Path(entry.path)))
+    return claimed
+
+
+def _read_spool(handed: str) -> tuple[str | None, list[str]]:
+    """The tracking URI and the event lines of a spool handed over as 'FD:PATH'; the spool is
+    removed once read (a writer killed after this loses its events, as a piped one would)."""
+    fd_text, _, path = handed.partition(":")
+    try:
+        with open(path, encoding="utf-8", errors="replace") as spool:
+            lines = spool.read().splitlines()
+        os.unlink(path)
+    except OSError:
+        return None, []
+    finally:
+        with contextlib.suppress(OSError, ValueError):
+            os.close(int(fd_text))
+    try:
+        header = json.loads(lines[0]) if lines else {}
+    except json.JSONDecodeError:
+        header = {}
+    return header.get("uri"), lines[1:]
 
 
 def _yield_cpu() -> None:
@@ -744,8 +868,29 @@ def _yield_cpu() -> None:
         Path("/proc/self/autogroup").write_text("10\n")
 
 
-def _serve(uri: str, lines: IO[str]) -> int:
-    """The writer process: apply each event read from `lines` until end of input.
+def _apply_lines(recorder: _Recorder, lines: Iterable[str]) -> None:
+    for line in lines:
+        if not line.strip():
+            continue
+        try:
+            event = json.loads(line)
+        except json.JSONDecodeError:  # the last line of a spool whose run was killed mid-write
+            recorder.errors.append(f"an unreadable event was dropped: {line[:80]!r}")
+            continue
+        recorder.apply(event)
+
+
+def _report(uri: str, recorder: _Recorder) -> None:
+    stamp = time.strftime("%Y-%m-%d %H:%M:%S")
+    for problem in recorder.errors:
+        print(f"{stamp} tracking to {uri}: {problem}", file=sys.stderr)
+
+
+def _serve(uri: str, lines: IO[str], own: str | None = None, orphans: Sequence[str] = ()) -> int:
+    """The writer process: apply the events of its run's spool (`own`, 'FD:PATH'), then each
+    event read from `lines` until end of input. Before those, the spools of runs that were
+    killed before their writers started (`orphans`): each is written to the store it names, and
+    what its run left open is marked KILLED.
 
     A thread reads the input from the start, so the runner never blocks on a full pipe while
     MLflow is still being imported here."""
@@ -758,20 +903,40 @@ def _serve(uri: str, lines: IO[str]) -> int:
         received.put(None)
 
     threading.Thread(target=read, daemon=True, name="cursus-tracking-read").start()
+    own_lines = _read_spool(own)[1] if own else []
+    failed = False
+    for handed in orphans:
+        orphan_uri, orphan_lines = _read_spool(handed)
+        orphan = _Recorder(orphan_uri or uri)
+        _apply_lines(orphan, orphan_lines)
+        orphan.abandon()  # its runner is dead
+        _report(orphan.uri, orphan)
+        failed = failed or bool(orphan.errors)
     recorder = _Recorder(uri)
     try:
         recorder.client  # noqa: B018 - open the store while the first events arrive
     except Exception as exc:
         recorder.errors.append(f"cannot open {uri}: {type(exc).__name__}: {exc}")
-    while (line := received.get()) is not None:
-        if line.strip():
-            recorder.apply(json.loads(line))
+    _apply_lines(recorder, own_lines)
+    _apply_lines(recorder, iter(received.get, None))
     recorder.abandon()
-    stamp = time.strftime("%Y-%m-%d %H:%M:%S")
-    for problem in recorder.errors:
-        print(f"{stamp} tracking to {uri}: {problem}", file=sys.stderr)
-    return 1 if recorder.errors else 0
+    _report(uri, recorder)
+    return 1 if failed or recorder.errors else 0
+
+
+def _main(argv: Sequence[str]) -> int:
+    """`python -m cursus.mlops.tracking URI [--own FD:PATH] [--orphan FD:PATH ...]`"""
+    uri, rest = argv[0], list(argv[1:])
+    own: str | None = None
+    orphans: list[str] = []
+    while len(rest) >= 2:
+        flag, value = rest.pop(0), rest.pop(0)
+        if flag == "--own":
+            own = value
+        elif flag == "--orphan":
+            orphans.append(value)
+    return _serve(uri, sys.stdin, own, orphans)
 
 
 if __name__ == "__main__":
-    sys.exit(_serve(sys.argv[1], sys.stdin))
+    sys.exit(_main(sys.argv[1:]))
