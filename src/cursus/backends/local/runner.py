@@ -837,7 +837,10 @@ def _check_script(step: PlanStep) -> None:
         if inside and stat.S_ISLNK(mode):
             real_folder = real_folder or folder.resolve()
             inside = path.resolve().is_relative_to(real_folder)
-            mode = path.stat().st_mode if path.exists() else 0
+            try:
+                mode = os.stat(path).st_mode  # what the link points to
+            except OSError:  # a dangling link
+                mode = 0
         if not inside:
             raise PlanError(
                 f"step '{step.name}': script file {name!r} is outside its step unit's folder "
