@@ -12,13 +12,12 @@ import json
 import os
 import re
 import sqlite3
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from cursus.plan import expand_plan_dict
+from cursus.readonly_sqlite import connect_ro
 from cursus.redaction import redact
 
 DIGEST = re.compile(r"[0-9a-f]{64}")
@@ -28,35 +27,6 @@ MAX_LOG_BYTES = 64 << 10
 
 
 # ---------------------------------------------------------------------- SQLite, read-only
-
-
-def _wal_mode(path: Path) -> bool:
-    """Bytes 18-19 of an SQLite header are 2 when the database is in WAL mode."""
-    try:
-        with path.open("rb") as fh:
-            header = fh.read(20)
-    except OSError:
-        return False
-    return len(header) == 20 and header[18] == 2 and header[19] == 2
-
-
-@contextmanager
-def connect_ro(path: Path) -> Iterator[sqlite3.Connection]:
-    """A read-only connection that never creates a file beside the database.
-
-    A WAL database opened `mode=ro` creates its -wal and -shm files when they are missing; when a
-    writer has them open we share them (and see its latest commits), otherwise the database is
-    fully checkpointed and is read as `immutable`, which needs neither file.
-    """
-    wal = _wal_mode(path)
-    sidecars = all(Path(f"{path}{s}").exists() for s in ("-wal", "-shm"))
-    query = "mode=ro&immutable=1" if wal and not sidecars else "mode=ro"
-    db = sqlite3.connect(f"{path.resolve().as_uri()}?{query}", uri=True, timeout=10)
-    db.row_factory = sqlite3.Row
-    try:
-        yield db
-    finally:
-        db.close()
 
 
 def _rows(path: Path, sql: str, args: tuple[Any, ...] = ()) -> list[dict[str, Any]]:
@@ -285,34 +255,25 @@ class Workspace:
         return self._mlflow_models() + self._folder_models()
 
     def _mlflow_models(self) -> list[dict[str, Any]]:
-        db = self.mlflow_db
-        versions = _rows(db, "SELECT * FROM model_versions ORDER BY name, version")
-        if not versions:
+        """The MLflow store's models, as MLflow lists them (deleted versions and prompts left
+        out), read with sqlite3 whatever its schema: the dashboard never imports MLflow."""
+        from cursus.mlops.registry import SqliteRegistryView
+
+        if not self.mlflow_db.is_file():
             return []
-        aliases: dict[tuple[str, int], list[str]] = {}
-        for a in _rows(db, "SELECT name, alias, version FROM registered_model_aliases"):
-            aliases.setdefault((a["name"], int(a["version"])), []).append(a["alias"])
-        tags: dict[tuple[str, int], dict[str, str]] = {}
-        for t in _rows(db, "SELECT name, version, key, value FROM model_version_tags"):
-            tags.setdefault((t["name"], int(t["version"])), {})[t["key"]] = t["value"]
-        models: dict[str, dict[str, Any]] = {}
-        for v in versions:
-            key = (v["name"], int(v["version"]))
-            metrics, lineage = _split_tags(tags.get(key, {}))
-            models.setdefault(v["name"], {"name": v["name"], "registry": "mlflow", "versions": []})[
-                "versions"
-            ].append(
-                {
-                    "version": key[1],
-                    "aliases": sorted(aliases.get(key, [])),
-                    "created": _iso(v["creation_time"] / 1000),
-                    "source": v["source"],
-                    "description": v["description"] or "",
-                    "metrics": metrics,
-                    "lineage": lineage,
-                }
-            )
-        return list(models.values())
+        view = SqliteRegistryView(f"sqlite:///{self.mlflow_db}", self.mlflow_db)
+        models = []
+        try:
+            for name in view.model_names():
+                versions = [
+                    {k: v for k, v in version.to_dict().items() if k != "name"}
+                    for version in view.versions(name)
+                ]
+                if versions:
+                    models.append({"name": name, "registry": "mlflow", "versions": versions})
+        except sqlite3.Error:  # a store MLflow has not finished creating
+            return []
+        return models
 
     def _folder_models(self) -> list[dict[str, Any]]:
         root = self.root / "registry"
@@ -445,26 +406,6 @@ def _iso(seconds: float) -> str:
     from datetime import UTC, datetime
 
     return datetime.fromtimestamp(seconds, UTC).isoformat(timespec="seconds")
-
-
-def _split_tags(tags: dict[str, str]) -> tuple[dict[str, Any], dict[str, Any]]:
-    """MLflow version tags -> (metrics by group, lineage), as mlops.registry reads them."""
-    metrics: dict[str, Any] = {}
-    lineage: dict[str, Any] = {}
-    for key, value in tags.items():
-        if key.startswith("metric."):
-            group, _, metric = key[len("metric.") :].partition(".")
-            metrics.setdefault(group, {})[metric] = _number(value)
-        elif key.startswith("lineage."):
-            lineage[key[len("lineage.") :]] = _json(value, value) if value[:1] in "[{" else value
-    return metrics, lineage
-
-
-def _number(value: str) -> float | str:
-    try:
-        return float(value)
-    except ValueError:
-        return value
 
 
 def redact_plan(data: dict[str, Any]) -> dict[str, Any]:
