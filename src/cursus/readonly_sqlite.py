@@ -8,27 +8,27 @@ from contextlib import contextmanager
 from pathlib import Path
 
 
-def _wal_mode(path: Path) -> bool:
-    """Bytes 18-19 of an SQLite header are 2 when the database is in WAL mode."""
-    try:
-        with path.open("rb") as fh:
-            header = fh.read(20)
-    except OSError:
-        return False
-    return len(header) == 20 and header[18] == 2 and header[19] == 2
+def _open_elsewhere(path: Path) -> bool:
+    """Whether a connection may have `path` open: a WAL connection keeps its -wal and -shm files
+    (the last one to close removes them) and a rollback-mode writer keeps its -journal."""
+    wal = all(Path(f"{path}{s}").exists() for s in ("-wal", "-shm"))
+    return wal or Path(f"{path}-journal").exists()
 
 
 @contextmanager
 def connect_ro(path: Path) -> Iterator[sqlite3.Connection]:
     """A read-only connection that never creates a file beside the database.
 
-    A WAL database opened `mode=ro` creates its -wal and -shm files when they are missing; when a
-    writer has them open we share them (and see its latest commits), otherwise the database is
-    fully checkpointed and is read as `immutable`, which needs neither file.
+    While a connection has the database open we share its files (`mode=ro`) and see its latest
+    commits. Otherwise the database is whole in its one file and is read as `immutable`: a WAL
+    database opened `mode=ro` would create its -wal and -shm files.
+
+    Only SQLite opens the file. Closing any descriptor of a file drops every POSIX lock this
+    process holds on it, those of its other SQLite connections (MLflow's, in the same process)
+    included: the next writer elsewhere then takes itself for the last one, deletes the WAL
+    those connections still read, and they stop seeing new commits (sqlite.org/howtocorrupt).
     """
-    wal = _wal_mode(path)
-    sidecars = all(Path(f"{path}{s}").exists() for s in ("-wal", "-shm"))
-    query = "mode=ro&immutable=1" if wal and not sidecars else "mode=ro"
+    query = "mode=ro" if _open_elsewhere(path) else "mode=ro&immutable=1"
     db = sqlite3.connect(f"{path.resolve().as_uri()}?{query}", uri=True, timeout=10)
     db.row_factory = sqlite3.Row
     try:
