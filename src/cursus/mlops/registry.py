@@ -12,6 +12,9 @@ import json
 import os
 import re
 import tempfile
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -222,13 +225,13 @@ class FolderRegistryView:
 # ---------------------------------------------------------------------- MLflow registry
 
 
-class _MLflowLookups:
+class _MLflowLookups(ABC):
     """What both views of an MLflow registry answer from `versions()`."""
 
     uri: str
 
-    def versions(self, name: str) -> list[ModelVersion]:
-        raise NotImplementedError
+    @abstractmethod
+    def versions(self, name: str) -> list[ModelVersion]: ...
 
     def get(self, name: str, version: int | None = None, alias: str | None = None) -> ModelVersion:
         versions = {v.version: v for v in self.versions(name)}
@@ -343,12 +346,8 @@ def open_sqlite_view(uri: str) -> SqliteRegistryView | None:
     """A direct reader of the sqlite:/// store at `uri`, or None when MLflow must read it: the
     file is missing (MLflow creates it), its schema is one this version has not checked, or it
     uses MLflow's multi-tenant workspaces."""
-    if not uri.startswith("sqlite:///") or os.environ.get(
-        "MLFLOW_ENABLE_WORKSPACES", ""
-    ).lower() in (
-        "1",
-        "true",
-    ):
+    multi_tenant = os.environ.get("MLFLOW_ENABLE_WORKSPACES", "").lower() in ("1", "true")
+    if not uri.startswith("sqlite:///") or multi_tenant:
         return None
     db = Path(uri[len("sqlite:///") :])
     if not db.is_file():
@@ -381,48 +380,60 @@ class SqliteRegistryView(_MLflowLookups):
         self.uri = uri
         self.db = db
 
-    def _rows(self, sql: str, *args: Any) -> list[Any]:
+    @contextmanager
+    def _reading(self) -> Iterator[Callable[..., list[Any]]]:
+        """A query function on one read-only connection, in one read transaction: the queries
+        of one answer all see the same commit. Each query's ?1 is MLflow's workspace."""
         from cursus.readonly_sqlite import connect_ro
 
         with connect_ro(self.db) as con:
-            return con.execute(sql, (MLFLOW_WORKSPACE, *args)).fetchall()
+            con.execute("BEGIN")
+
+            def rows(sql: str, *args: Any) -> list[Any]:
+                return con.execute(sql, (MLFLOW_WORKSPACE, *args)).fetchall()
+
+            yield rows
 
     def model_names(self) -> list[str]:
-        rows = self._rows(
-            "SELECT name FROM registered_models m WHERE workspace = ?1 AND NOT EXISTS ("
-            " SELECT 1 FROM registered_model_tags t WHERE t.workspace = ?1"
-            " AND t.name = m.name AND t.key = ?2 AND t.value = 'true')",
-            PROMPT_TAG,
-        )
-        return sorted(r["name"] for r in rows)
+        with self._reading() as rows:
+            found = rows(
+                "SELECT name FROM registered_models m WHERE workspace = ?1 AND NOT EXISTS ("
+                " SELECT 1 FROM registered_model_tags t WHERE t.workspace = ?1"
+                " AND t.name = m.name AND t.key = ?2 AND t.value = 'true')",
+                PROMPT_TAG,
+            )
+        return sorted(r["name"] for r in found)
 
     def versions(self, name: str) -> list[ModelVersion]:
-        if not self._rows(
-            "SELECT 1 FROM registered_models WHERE workspace = ?1 AND name = ?2", name
-        ):
-            return []
-        rows = self._rows(
-            "SELECT version, creation_time, source, description FROM model_versions v"
-            " WHERE workspace = ?1 AND name = ?2 AND current_stage != ?3 AND NOT EXISTS ("
-            " SELECT 1 FROM model_version_tags t WHERE t.workspace = ?1 AND t.name = v.name"
-            " AND t.key = ?4 AND t.value = 'true')",
-            name,
-            DELETED_STAGE,
-            PROMPT_TAG,
-        )
+        with self._reading() as rows:
+            if not rows("SELECT 1 FROM registered_models WHERE workspace = ?1 AND name = ?2", name):
+                return []
+            found = rows(
+                "SELECT version, creation_time, source, description FROM model_versions v"
+                " WHERE workspace = ?1 AND name = ?2 AND current_stage != ?3 AND NOT EXISTS ("
+                " SELECT 1 FROM model_version_tags t WHERE t.workspace = ?1 AND t.name = v.name"
+                " AND t.key = ?4 AND t.value = 'true')",
+                name,
+                DELETED_STAGE,
+                PROMPT_TAG,
+            )
+            alias_rows = rows(
+                "SELECT alias, version FROM registered_model_aliases"
+                " WHERE workspace = ?1 AND name = ?2",
+                name,
+            )
+            tag_rows = rows(
+                "SELECT version, key, value FROM model_version_tags"
+                " WHERE workspace = ?1 AND name = ?2",
+                name,
+            )
         aliases: dict[int, list[str]] = {}
-        for row in self._rows(
-            "SELECT alias, version FROM registered_model_aliases WHERE workspace = ?1 AND name = ?2",
-            name,
-        ):
+        for row in alias_rows:
             aliases.setdefault(int(row["version"]), []).append(row["alias"])
         tags: dict[int, dict[str, str]] = {}
-        for row in self._rows(
-            "SELECT version, key, value FROM model_version_tags WHERE workspace = ?1 AND name = ?2",
-            name,
-        ):
+        for row in tag_rows:
             tags.setdefault(int(row["version"]), {})[row["key"]] = row["value"]
-        found = [
+        versions = [
             _version_from(
                 name,
                 int(row["version"]),
@@ -432,24 +443,25 @@ class SqliteRegistryView(_MLflowLookups):
                 tags.get(int(row["version"]), {}),
                 row["description"] or "",
             )
-            for row in rows
+            for row in found
         ]
-        return sorted(found, key=lambda v: v.version)
+        return sorted(versions, key=lambda v: v.version)
 
     def set_alias(self, name: str, alias: str, version: int) -> None:
         MLflowRegistryView(self.uri).set_alias(name, alias, version)
 
     def packaged_model(self, version: ModelVersion, cache_dir: Path) -> Path:
-        rows = self._rows(
-            "SELECT storage_location, source FROM model_versions"
-            " WHERE workspace = ?1 AND name = ?2 AND version = ?3",
-            version.name,
-            version.version,
-        )
-        uri = (rows[0]["storage_location"] or rows[0]["source"]) if rows else ""
-        local = _local_archive(str(uri), version) if rows else None
-        if local is not None:
-            return local
+        with self._reading() as rows:
+            found = rows(
+                "SELECT storage_location, source FROM model_versions"
+                " WHERE workspace = ?1 AND name = ?2 AND version = ?3",
+                version.name,
+                version.version,
+            )
+        if found:
+            local = _local_archive(str(found[0]["storage_location"] or found[0]["source"]), version)
+            if local is not None:
+                return local
         return MLflowRegistryView(self.uri).packaged_model(version, cache_dir)
 
 
